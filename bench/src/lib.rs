@@ -1,0 +1,2 @@
+//! Benchmark support for NebulaDNS.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! nebulactl
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,3 @@
+//! nebuladns
+#![forbid(unsafe_code)]
+fn main() {}

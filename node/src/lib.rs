@@ -1,0 +1,2 @@
+//! `nebula-node`: the process.
+#![forbid(unsafe_code)]

@@ -1,0 +1,18 @@
+//! `nebula-store`: zone data for NebulaDNS.
+//!
+//! One model ([`Zone`]) fed by three formats (RFC 1035 master files, a readable TOML format, and
+//! JSON for the API), validation that names the file, line and fix, the canonical form and content
+//! hash that identify a zone version, diffs between versions (the future IXFR journal) and export
+//! back to a master file. Later: the RocksDB layout and compiled lookup snapshots.
+#![forbid(unsafe_code)]
+
+pub mod canonical;
+pub mod diff;
+pub mod error;
+pub mod export;
+pub mod format;
+pub mod master;
+pub mod validate;
+pub mod zone;
+
+pub use zone::{Insert, Rrset, Zone};

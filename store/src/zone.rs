@@ -1,0 +1,136 @@
+//! The zone model every format maps to: an origin, a class and RRsets keyed by owner and type,
+//! kept in canonical order (RFC 4034 §6.1 owner order, then type number).
+//!
+//! A [`Zone`] holds data as given; [`crate::validate`] decides whether it is servable.
+//! Records of one RRset share one TTL (RFC 2181 §5.2): adding a record with a different TTL
+//! to an existing RRset is reported by the parsers, and the RRset keeps the first TTL.
+
+use std::collections::BTreeMap;
+
+use nebula_wire::{Class, Name, RData, RType, Record};
+
+/// The records sharing owner, class and type (RFC 2181 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rrset {
+    pub ttl: u32,
+    /// Distinct RDATA in insertion order (RFC 2181 §5: an RRset has no duplicates).
+    pub rdatas: Vec<RData>,
+}
+
+/// What happened when a record was added to a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    Added,
+    /// The same RDATA was already in the RRset; nothing changed.
+    Duplicate,
+    /// Added, but the RRset already had another TTL, which it keeps.
+    TtlMismatch { kept: u32 },
+}
+
+/// One zone's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    pub origin: Name,
+    pub class: Class,
+    rrsets: BTreeMap<(Name, RType), Rrset>,
+}
+
+impl Zone {
+    pub fn new(origin: Name, class: Class) -> Zone {
+        Zone { origin, class, rrsets: BTreeMap::new() }
+    }
+
+    /// Adds one record's data under `owner`.
+    pub fn insert(&mut self, owner: Name, ttl: u32, rdata: RData) -> Insert {
+        let rtype = rdata.rtype();
+        match self.rrsets.get_mut(&(owner.clone(), rtype)) {
+            None => {
+                self.rrsets.insert((owner, rtype), Rrset { ttl, rdatas: vec![rdata] });
+                Insert::Added
+            }
+            Some(set) => {
+                if set.rdatas.contains(&rdata) {
+                    return Insert::Duplicate;
+                }
+                set.rdatas.push(rdata);
+                if set.ttl == ttl {
+                    Insert::Added
+                } else {
+                    Insert::TtlMismatch { kept: set.ttl }
+                }
+            }
+        }
+    }
+
+    /// Replaces (or with an empty RRset, removes) the RRset at `owner`/`rtype`.
+    pub fn replace_rrset(&mut self, owner: Name, rtype: RType, rrset: Option<Rrset>) -> Option<Rrset> {
+        match rrset {
+            Some(set) if !set.rdatas.is_empty() => self.rrsets.insert((owner, rtype), set),
+            _ => self.rrsets.remove(&(owner, rtype)),
+        }
+    }
+
+    pub fn rrset(&self, owner: &Name, rtype: RType) -> Option<&Rrset> {
+        // BTreeMap lookups need an owned key; RRset lookups are not on the query path.
+        self.rrsets.get(&(owner.clone(), rtype))
+    }
+
+    /// All RRsets in canonical order.
+    pub fn rrsets(&self) -> impl Iterator<Item = (&Name, RType, &Rrset)> {
+        self.rrsets.iter().map(|((name, rtype), set)| (name, *rtype, set))
+    }
+
+    /// The RRsets at one owner name, in type order.
+    pub fn rrsets_at<'a>(&'a self, owner: &'a Name) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
+        self.rrsets
+            .range((owner.clone(), RType(0))..=(owner.clone(), RType(u16::MAX)))
+            .map(|((_, rtype), set)| (*rtype, set))
+    }
+
+    /// Every record, RRset by RRset in canonical order.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.rrsets().flat_map(move |(name, _, set)| {
+            set.rdatas.iter().map(move |rdata| Record {
+                name: name.clone(),
+                class: self.class,
+                ttl: set.ttl,
+                rdata: rdata.clone(),
+            })
+        })
+    }
+
+    pub fn rrset_count(&self) -> usize {
+        self.rrsets.len()
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.rrsets.values().map(|s| s.rdatas.len()).sum()
+    }
+
+    /// The apex SOA, if there is exactly one.
+    pub fn soa(&self) -> Option<&nebula_wire::rdata::Soa> {
+        match self.rrset(&self.origin, RType::SOA)?.rdatas.as_slice() {
+            [RData::Soa(soa)] => Some(soa),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn insert_reports_duplicates_and_ttl_mismatch() {
+        let origin: Name = "example.com.".parse().unwrap();
+        let www: Name = "www.example.com.".parse().unwrap();
+        let mut zone = Zone::new(origin, Class::IN);
+        let a = |n| RData::A(Ipv4Addr::new(192, 0, 2, n));
+        assert_eq!(zone.insert(www.clone(), 300, a(1)), Insert::Added);
+        assert_eq!(zone.insert(www.clone(), 300, a(1)), Insert::Duplicate);
+        assert_eq!(zone.insert(www.clone(), 600, a(2)), Insert::TtlMismatch { kept: 300 });
+        assert_eq!(zone.record_count(), 2);
+        assert_eq!(zone.rrsets_at(&www).count(), 1);
+    }
+}

@@ -1,0 +1,27 @@
+//! `nebula-wire`: the DNS message codec of NebulaDNS.
+//!
+//! Bytes in, values out: names ([`Name`]), the header, questions and records ([`Message`]),
+//! RDATA for every type the server handles ([`RData`], with RFC 3597 opaque data for the rest),
+//! and the presentation (text) format both ways. The crate is pure: no I/O, no clocks, no logging.
+//!
+//! Decoding is strict by default and bounded on any input; every refusal is a [`DecodeError`]
+//! whose [`DecodeError::kind`] a server counts. [`QueryView`] decodes a query without allocating.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod error;
+pub mod header;
+pub mod message;
+pub mod name;
+pub mod query;
+pub mod rdata;
+pub mod text;
+pub mod types;
+
+pub use error::{DecodeError, DecodeErrorKind, TextError};
+pub use header::{Counts, Header};
+pub use message::{DecodeOptions, Message, Question, Record};
+pub use name::{Name, NameBuf};
+pub use query::{EdnsView, QueryView};
+pub use rdata::RData;
+pub use types::{Class, Opcode, RType, Rcode};
