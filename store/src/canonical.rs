@@ -1,1 +1,494 @@
-//! (in progress)
+//! The canonical form of a zone and its content hash, the identity of a zone version.
+//!
+//! The canonical form lists a zone's records RRset by RRset in RFC 4034 §6.1 order (owner names
+//! in canonical name order, then type number), the records of each RRset sorted by their
+//! canonical RDATA (RFC 4034 §6.3: RDATA as left-justified unsigned octet strings), duplicates
+//! dropped, each record written in the RFC 4034 §6.2 canonical wire form by
+//! [`Record::encode_canonical`] (owner and embedded names lowered where §6.2 says, no
+//! compression, the RRset's TTL, the zone's class).
+//!
+//! [`content_hash`] is SHA-256 over that form with one deliberate change: **the SOA serial is
+//! hashed as zero**. The version system stamps serials itself (`max(old + 1, policy)`), so a
+//! change of serial alone is not a change of content, and submitting the same content twice
+//! yields the same hash and therefore no new version. Every other SOA field is covered.
+//!
+//! Exactly what the hash covers, as bytes fed to SHA-256:
+//!
+//! ```text
+//! "nebuladns-zone-content-v1\0"        format tag (changes if this layout ever changes)
+//! origin in wire form, lower-cased     RFC 4034 §6.2 rule 3
+//! class, 2 octets big-endian
+//! then for each record in canonical order (above):
+//!   owner | type | class | TTL | RDLENGTH | RDATA   RFC 4034 §6.2 canonical RR, SOA serial = 0
+//! ```
+//!
+//! Every canonical RR is self-delimiting (names end with the root label, RDATA carries its
+//! length), so the concatenation is unambiguous.
+//!
+//! What the hash does not depend on: the order records were inserted in, the case of owner
+//! names and of the names RFC 4034 §6.2 lowers inside RDATA (NS, CNAME, SOA, MX, PTR, SRV,
+//! DNAME, ...), duplicate records, and the SOA serial. What it does depend on: the origin, the
+//! class, every TTL, every RDATA octet in canonical form, and the case of names RFC 6840 §5.1
+//! keeps verbatim (such as the NSEC next owner name). A [`Zone`] keeps one TTL per RRset
+//! (RFC 2181 §5.2); when a parser met records of one RRset with different TTLs the first one
+//! won and was reported, and that kept TTL is what is hashed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use nebula_wire::{Name, RData, RType, Record};
+use sha2::{Digest, Sha256};
+
+use crate::zone::{Rrset, Zone};
+
+/// Tag hashed first, so a later change of layout can never collide with this one.
+const FORMAT_TAG: &[u8] = b"nebuladns-zone-content-v1\0";
+
+/// Hex digits shown by [`ContentHash::short`]: 48 bits, plenty to tell one zone's versions apart.
+pub const SHORT_HASH_LEN: usize = 12;
+
+/// One record's data with its canonical wire form (RFC 4034 §6.2), the sort key of §6.3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalRdata<'a> {
+    pub rdata: &'a RData,
+    pub wire: Vec<u8>,
+}
+
+/// One RRset in canonical form: distinct RDATA sorted by canonical wire form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalRrset<'a> {
+    pub owner: &'a Name,
+    pub rtype: RType,
+    pub ttl: u32,
+    pub rdatas: Vec<CanonicalRdata<'a>>,
+}
+
+/// The RDATA of `rrset` sorted by canonical wire form (RFC 4034 §6.3), duplicates dropped.
+///
+/// Two RDATA with the same canonical form are the same record (RFC 4034 §6.3: "RRs with
+/// identical canonical RDATA are duplicates"), even when they differ in the case of a name.
+pub fn sorted_rdatas(rrset: &Rrset) -> Vec<CanonicalRdata<'_>> {
+    let mut sorted: Vec<CanonicalRdata<'_>> = rrset
+        .rdatas
+        .iter()
+        .map(|rdata| CanonicalRdata {
+            rdata,
+            wire: rdata.to_canonical_wire(),
+        })
+        .collect();
+    // Vec<u8> orders as RFC 4034 §6.3 asks: octet by octet, a missing octet before any octet.
+    sorted.sort_by(|a, b| a.wire.cmp(&b.wire));
+    sorted.dedup_by(|a, b| a.wire == b.wire);
+    sorted
+}
+
+/// The zone's RRsets in canonical order (RFC 4034 §6.1 owner order, then type number), each
+/// with its records in canonical RDATA order.
+pub fn canonical_rrsets(zone: &Zone) -> impl Iterator<Item = CanonicalRrset<'_>> {
+    // The zone's map is keyed in exactly this order already; only the records need sorting.
+    zone.rrsets().map(|(owner, rtype, rrset)| CanonicalRrset {
+        owner,
+        rtype,
+        ttl: rrset.ttl,
+        rdatas: sorted_rdatas(rrset),
+    })
+}
+
+/// Every record of the zone in canonical order, duplicates dropped.
+pub fn canonical_records(zone: &Zone) -> Vec<Record> {
+    let mut records = Vec::with_capacity(zone.record_count());
+    for set in canonical_rrsets(zone) {
+        for data in set.rdatas {
+            records.push(Record {
+                name: set.owner.clone(),
+                class: zone.class,
+                ttl: set.ttl,
+                rdata: data.rdata.clone(),
+            });
+        }
+    }
+    records
+}
+
+/// The canonical form as one byte string: every record's RFC 4034 §6.2 form, in canonical
+/// order, SOA serial as stored. Two zones hold the same data exactly when, besides origin and
+/// class, these bytes are equal.
+pub fn canonical_wire(zone: &Zone) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_canonical_records(zone, false, &mut |bytes| out.extend_from_slice(bytes));
+    out
+}
+
+/// True when two zones hold the same data: same origin, class and canonical form (the SOA
+/// serial included). Insertion order and name case do not matter.
+pub fn same_content(a: &Zone, b: &Zone) -> bool {
+    a.origin == b.origin && a.class == b.class && canonical_wire(a) == canonical_wire(b)
+}
+
+/// A copy of the zone whose RRsets hold their RDATA in canonical order without duplicates:
+/// zones with the same content normalise to `==` zones.
+pub fn normalize(zone: &Zone) -> Zone {
+    let mut out = Zone::new(zone.origin.clone(), zone.class);
+    for set in canonical_rrsets(zone) {
+        let rdatas = set
+            .rdatas
+            .into_iter()
+            .map(|data| data.rdata.clone())
+            .collect();
+        out.replace_rrset(
+            set.owner.clone(),
+            set.rtype,
+            Some(Rrset {
+                ttl: set.ttl,
+                rdatas,
+            }),
+        );
+    }
+    out
+}
+
+/// Feeds every canonical record to `sink`, one call per record; with `zero_soa_serial` the SOA
+/// serial is written as 0 (the content-hash rule above).
+fn write_canonical_records(zone: &Zone, zero_soa_serial: bool, sink: &mut dyn FnMut(&[u8])) {
+    let mut buffer = Vec::with_capacity(512);
+    for set in canonical_rrsets(zone) {
+        for data in set.rdatas {
+            let rdata = match data.rdata {
+                RData::Soa(soa) if zero_soa_serial => {
+                    let mut soa = soa.clone();
+                    soa.serial = 0;
+                    RData::Soa(soa)
+                }
+                other => other.clone(),
+            };
+            let record = Record {
+                name: set.owner.clone(),
+                class: zone.class,
+                ttl: set.ttl,
+                rdata,
+            };
+            buffer.clear();
+            buffer = record.encode_canonical(buffer);
+            sink(&buffer);
+        }
+    }
+}
+
+/// The SHA-256 content hash of a zone: the id of a zone version. See the module documentation
+/// for exactly which bytes it covers; notably the SOA serial is hashed as zero.
+pub fn content_hash(zone: &Zone) -> ContentHash {
+    let mut hasher = Sha256::new();
+    hasher.update(FORMAT_TAG);
+    hasher.update(zone.origin.to_lowercase().as_wire());
+    hasher.update(zone.class.0.to_be_bytes());
+    write_canonical_records(zone, true, &mut |bytes| hasher.update(bytes));
+    ContentHash(hasher.finalize().into())
+}
+
+/// A zone's SHA-256 content hash. Prints as 64 lowercase hex digits and parses back from them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash([u8; 32]);
+
+impl ContentHash {
+    pub fn from_bytes(bytes: [u8; 32]) -> ContentHash {
+        ContentHash(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first [`SHORT_HASH_LEN`] hex digits, for logs and command output (like a short git id).
+    pub fn short(&self) -> String {
+        let mut text = self.to_string();
+        text.truncate(SHORT_HASH_LEN);
+        text
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({self})")
+    }
+}
+
+impl FromStr for ContentHash {
+    type Err = BadContentHash;
+
+    /// Parses exactly 64 hex digits (either case).
+    fn from_str(text: &str) -> Result<ContentHash, BadContentHash> {
+        let bad = || BadContentHash {
+            text: text.chars().take(80).collect(),
+        };
+        let digits = text.as_bytes();
+        if digits.len() != 64 {
+            return Err(bad());
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let high = hex_value(pair[0]).ok_or_else(bad)?;
+            let low = hex_value(pair[1]).ok_or_else(bad)?;
+            *byte = high << 4 | low;
+        }
+        Ok(ContentHash(bytes))
+    }
+}
+
+/// Text that is not a content hash (64 hex digits), e.g. a version id typed by a user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a zone content hash (64 hexadecimal digits): {text:?}")]
+pub struct BadContentHash {
+    /// The rejected text, cut to 80 characters.
+    pub text: String,
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+    use nebula_wire::rdata::Soa;
+    use nebula_wire::Class;
+    use std::net::Ipv4Addr;
+
+    fn name(text: &str) -> Name {
+        Name::from_text(text, None).unwrap()
+    }
+
+    fn soa(serial: u32) -> RData {
+        RData::Soa(Box::new(Soa {
+            mname: name("ns1.example.com."),
+            rname: name("hostmaster.example.com."),
+            serial,
+            refresh: 7200,
+            retry: 3600,
+            expire: 1_209_600,
+            minimum: 300,
+        }))
+    }
+
+    fn a(last: u8) -> RData {
+        RData::A(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    /// Builds a zone from `(owner, ttl, rdata)` in the given order.
+    fn zone(records: &[(&str, u32, RData)]) -> Zone {
+        let mut zone = Zone::new(name("example.com."), Class::IN);
+        for (owner, ttl, rdata) in records {
+            zone.insert(name(owner), *ttl, rdata.clone());
+        }
+        zone
+    }
+
+    fn base() -> Vec<(&'static str, u32, RData)> {
+        vec![
+            ("example.com.", 3600, soa(1)),
+            ("example.com.", 3600, RData::Ns(name("ns1.example.com."))),
+            ("www.example.com.", 300, a(2)),
+            ("www.example.com.", 300, a(1)),
+            (
+                "mail.example.com.",
+                300,
+                RData::Mx {
+                    preference: 10,
+                    exchange: name("mx.example.com."),
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn orders_owners_then_types_then_rdata() {
+        let zone = zone(&base());
+        let order: Vec<String> = canonical_records(&zone)
+            .iter()
+            .map(|r| format!("{} {} {}", r.name, r.rtype(), r.rdata))
+            .collect();
+        let soa_text = soa(1).to_string();
+        assert_eq!(
+            order,
+            [
+                "example.com. NS ns1.example.com.".to_owned(),
+                format!("example.com. SOA {soa_text}"),
+                "mail.example.com. MX 10 mx.example.com.".to_owned(),
+                "www.example.com. A 192.0.2.1".to_owned(),
+                "www.example.com. A 192.0.2.2".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn canonical_rdata_order_is_octet_order_not_numeric_text() {
+        // 10.0.0.9 < 9.0.0.10 as text is false, as octets true: the sort must use octets.
+        let mut set = Rrset {
+            ttl: 60,
+            rdatas: vec![RData::A(Ipv4Addr::new(10, 0, 0, 9))],
+        };
+        set.rdatas.push(RData::A(Ipv4Addr::new(9, 0, 0, 10)));
+        let sorted: Vec<String> = sorted_rdatas(&set)
+            .iter()
+            .map(|d| d.rdata.to_string())
+            .collect();
+        assert_eq!(sorted, ["9.0.0.10", "10.0.0.9"]);
+        // A shorter RDATA that is a prefix sorts first (RFC 4034 §6.3).
+        let txt = |text: &str| {
+            let tokens = nebula_wire::text::tokenize(text).unwrap();
+            RData::from_tokens(RType::TXT, &tokens, None).unwrap()
+        };
+        let set = Rrset {
+            ttl: 60,
+            rdatas: vec![txt("\"ab\""), txt("\"a\""), txt("\"a\" \"\"")],
+        };
+        let sorted: Vec<String> = sorted_rdatas(&set)
+            .iter()
+            .map(|d| d.rdata.to_string())
+            .collect();
+        assert_eq!(sorted, ["\"a\"", "\"a\" \"\"", "\"ab\""]);
+    }
+
+    #[test]
+    fn records_are_written_with_encode_canonical() {
+        let zone = zone(&base());
+        let mut expected = Vec::new();
+        for record in canonical_records(&zone) {
+            expected = record.encode_canonical(expected);
+        }
+        assert_eq!(canonical_wire(&zone), expected);
+    }
+
+    #[test]
+    fn hash_ignores_insertion_order_case_duplicates_and_serial() {
+        let reference = content_hash(&zone(&base()));
+        let mut reversed = base();
+        reversed.reverse();
+        assert_eq!(content_hash(&zone(&reversed)), reference, "insertion order");
+
+        let mut shouting = base();
+        shouting[2].0 = "WWW.Example.COM.";
+        shouting[1].2 = RData::Ns(name("NS1.EXAMPLE.com."));
+        assert_eq!(content_hash(&zone(&shouting)), reference, "case of names");
+
+        let mut doubled = base();
+        doubled.extend(base());
+        assert_eq!(content_hash(&zone(&doubled)), reference, "duplicates");
+        // An RRset built by hand may hold duplicates the zone's insert would have refused.
+        let mut by_hand = zone(&base());
+        let www = name("www.example.com.");
+        let rdatas = vec![a(1), a(2), a(1), a(2)];
+        by_hand.replace_rrset(www, RType::A, Some(Rrset { ttl: 300, rdatas }));
+        assert_eq!(
+            content_hash(&by_hand),
+            reference,
+            "duplicates inside an RRset"
+        );
+
+        let mut restamped = base();
+        restamped[0].2 = soa(2_024_010_199);
+        assert_eq!(content_hash(&zone(&restamped)), reference, "SOA serial");
+        assert_ne!(
+            canonical_wire(&zone(&restamped)),
+            canonical_wire(&zone(&base()))
+        );
+        assert!(!same_content(&zone(&restamped), &zone(&base())));
+    }
+
+    #[test]
+    fn hash_covers_data_ttl_class_origin_and_other_soa_fields() {
+        let reference = content_hash(&zone(&base()));
+        let mut changes: Vec<(&str, Zone)> = Vec::new();
+
+        let mut data = base();
+        data[2].2 = a(3);
+        changes.push(("rdata", zone(&data)));
+
+        let mut ttl = base();
+        ttl[2].1 = 301;
+        ttl[3].1 = 301;
+        changes.push(("ttl", zone(&ttl)));
+
+        let mut extra = base();
+        extra.push(("ftp.example.com.", 300, a(9)));
+        changes.push(("extra record", zone(&extra)));
+
+        let mut refresh = base();
+        if let RData::Soa(soa) = &mut refresh[0].2 {
+            soa.refresh += 1;
+        }
+        changes.push(("SOA refresh", zone(&refresh)));
+
+        let mut chaos = zone(&base());
+        chaos.class = Class(3);
+        changes.push(("class", chaos));
+
+        let mut moved = zone(&base());
+        moved.origin = name("example.net.");
+        changes.push(("origin", moved));
+
+        for (what, changed) in changes {
+            assert_ne!(content_hash(&changed), reference, "{what}");
+        }
+    }
+
+    #[test]
+    fn empty_zone_hash_is_pinned() {
+        // Pins the byte layout: changing it changes every stored version id, so it must be a
+        // deliberate act (bump FORMAT_TAG).
+        let mut hasher = Sha256::new();
+        hasher.update(b"nebuladns-zone-content-v1\0\x07example\x03com\x00\x00\x01");
+        let expected = ContentHash(hasher.finalize().into());
+        let empty = Zone::new(name("EXAMPLE.com."), Class::IN);
+        assert_eq!(content_hash(&empty), expected);
+    }
+
+    #[test]
+    fn hash_text_round_trips() {
+        let hash = content_hash(&zone(&base()));
+        let text = hash.to_string();
+        assert_eq!(text.len(), 64);
+        assert!(text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(text.parse::<ContentHash>().unwrap(), hash);
+        assert_eq!(text.to_uppercase().parse::<ContentHash>().unwrap(), hash);
+        assert_eq!(hash.short(), text[..SHORT_HASH_LEN]);
+        for bad in [
+            "",
+            "abc",
+            &text[..63],
+            &format!("{text}0"),
+            &format!("g{}", &text[1..]),
+        ] {
+            assert!(bad.parse::<ContentHash>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_makes_equal_content_equal_zones() {
+        let mut reversed = base();
+        reversed.reverse();
+        assert_ne!(
+            zone(&reversed),
+            zone(&base()),
+            "insertion order is visible to =="
+        );
+        assert_eq!(normalize(&zone(&reversed)), normalize(&zone(&base())));
+        assert!(same_content(&zone(&reversed), &zone(&base())));
+    }
+}
