@@ -10,37 +10,88 @@ use crate::error::DecodeError;
 use crate::name::{Name, NameBuf, MAX_LABEL_LEN, MAX_NAME_LEN};
 
 /// A cursor over a whole message (names may point anywhere before the cursor).
+///
+/// Sequential reads stop at a limit (the end of the message, or of one record's RDATA for a
+/// [`Reader::rdata`] sub-reader); compression pointers may still reach any earlier byte of the
+/// message. A reader made by [`Reader::standalone`] refuses pointers altogether, for bytes that
+/// have no message around them (RFC 3597 `\#` text, storage).
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     msg: &'a [u8],
     pos: usize,
+    limit: usize,
+    pointers_allowed: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(msg: &'a [u8]) -> Reader<'a> {
-        Reader { msg, pos: 0 }
+        Reader {
+            msg,
+            pos: 0,
+            limit: msg.len(),
+            pointers_allowed: true,
+        }
     }
 
     /// A reader over the same message, positioned at `pos`.
     pub fn at(msg: &'a [u8], pos: usize) -> Reader<'a> {
-        Reader { msg, pos }
+        Reader {
+            msg,
+            pos,
+            limit: msg.len(),
+            pointers_allowed: true,
+        }
+    }
+
+    /// A reader over bytes that are not part of a message: any compression pointer is refused
+    /// with [`DecodeError::PointerNotAllowed`], since it could only point into the bytes themselves.
+    pub fn standalone(data: &'a [u8]) -> Reader<'a> {
+        Reader {
+            msg: data,
+            pos: 0,
+            limit: data.len(),
+            pointers_allowed: false,
+        }
+    }
+
+    /// A sub-reader over the next `len` bytes (one record's RDATA): sequential reads stop at its
+    /// end, compression pointers still resolve against the whole message. The parent does not move.
+    pub fn rdata(&self, len: usize) -> Result<Reader<'a>, DecodeError> {
+        self.need(len)?;
+        Ok(Reader {
+            msg: self.msg,
+            pos: self.pos,
+            limit: self.pos + len,
+            pointers_allowed: self.pointers_allowed,
+        })
     }
 
     pub fn position(&self) -> usize {
         self.pos
     }
 
+    /// Bytes left before the limit.
     pub fn remaining(&self) -> usize {
-        self.msg.len().saturating_sub(self.pos)
+        self.limit.saturating_sub(self.pos)
+    }
+
+    /// Everything up to the limit (the rest of an RDATA, e.g. a signature or a key).
+    pub fn rest(&mut self) -> &'a [u8] {
+        let rest = self.msg.get(self.pos..self.limit).unwrap_or(&[]);
+        self.pos = self.pos.max(self.limit);
+        rest
     }
 
     pub fn message(&self) -> &'a [u8] {
         self.msg
     }
 
-    fn need(&self, n: usize) -> Result<(), DecodeError> {
+    pub(crate) fn need(&self, n: usize) -> Result<(), DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated { offset: self.pos, needed: n - self.remaining() });
+            return Err(DecodeError::Truncated {
+                offset: self.pos,
+                needed: n - self.remaining(),
+            });
         }
         Ok(())
     }
@@ -79,15 +130,33 @@ impl<'a> Reader<'a> {
         self.bytes(n).map(|_| ())
     }
 
-    /// Decodes a possibly compressed name into `out` without allocating.
-    pub fn name_into(&mut self, out: &mut NameBuf, allow_pointers: bool) -> Result<(), DecodeError> {
+    /// Decodes a possibly compressed name into `out` without allocating. `allow_pointers` says
+    /// whether the field may be compressed at all (RFC 3597 §4); a standalone reader refuses
+    /// pointers whatever the field.
+    pub fn name_into(
+        &mut self,
+        out: &mut NameBuf,
+        allow_pointers: bool,
+    ) -> Result<(), DecodeError> {
+        let allow_pointers = allow_pointers && self.pointers_allowed;
         out.clear();
         let mut pos = self.pos;
         let mut resume: Option<usize> = None;
         // Every jump must land strictly below the previous target: chains are finite.
         let mut bound = usize::MAX;
         loop {
-            let len = *self.msg.get(pos).ok_or(DecodeError::Truncated { offset: pos, needed: 1 })?;
+            // Before the first jump the name lies in the field being read and must end before the
+            // limit; after a jump it lies in earlier message data.
+            let end_of_data = if resume.is_none() {
+                self.limit
+            } else {
+                self.msg.len()
+            };
+            let data = self.msg.get(..end_of_data).unwrap_or(self.msg);
+            let len = *data.get(pos).ok_or(DecodeError::Truncated {
+                offset: pos,
+                needed: 1,
+            })?;
             match len & 0xC0 {
                 0x00 => {
                     let len = usize::from(len);
@@ -103,8 +172,11 @@ impl<'a> Reader<'a> {
                         return Err(DecodeError::LabelTooLong { offset: pos, len });
                     }
                     let end = pos + 1 + len;
-                    if end > self.msg.len() {
-                        return Err(DecodeError::Truncated { offset: pos, needed: end - self.msg.len() });
+                    if end > data.len() {
+                        return Err(DecodeError::Truncated {
+                            offset: pos,
+                            needed: end - data.len(),
+                        });
                     }
                     // Leave room for the root label.
                     if out.len() + 1 + len + 1 > MAX_NAME_LEN {
@@ -117,13 +189,19 @@ impl<'a> Reader<'a> {
                     if !allow_pointers {
                         return Err(DecodeError::PointerNotAllowed { offset: pos });
                     }
-                    let low = *self.msg.get(pos + 1).ok_or(DecodeError::Truncated { offset: pos, needed: 1 })?;
+                    let low = *data.get(pos + 1).ok_or(DecodeError::Truncated {
+                        offset: pos,
+                        needed: 1,
+                    })?;
                     let target = (usize::from(len & 0x3F) << 8) | usize::from(low);
                     if target == pos {
                         return Err(DecodeError::PointerLoop { offset: pos });
                     }
                     if target > pos {
-                        return Err(DecodeError::ForwardPointer { offset: pos, target });
+                        return Err(DecodeError::ForwardPointer {
+                            offset: pos,
+                            target,
+                        });
                     }
                     if target >= bound {
                         return Err(DecodeError::PointerLoop { offset: pos });
@@ -134,7 +212,12 @@ impl<'a> Reader<'a> {
                     }
                     pos = target;
                 }
-                other => return Err(DecodeError::BadLabelType { offset: pos, label_type: other }),
+                other => {
+                    return Err(DecodeError::BadLabelType {
+                        offset: pos,
+                        label_type: other,
+                    })
+                }
             }
         }
     }
@@ -170,17 +253,29 @@ pub struct Writer {
 impl Writer {
     /// A writer for a message, with name compression.
     pub fn message(capacity: usize) -> Writer {
-        Writer { buf: Vec::with_capacity(capacity), compression: Some(HashMap::new()), canonical: false }
+        Writer {
+            buf: Vec::with_capacity(capacity),
+            compression: Some(HashMap::new()),
+            canonical: false,
+        }
     }
 
     /// A writer for the canonical form (no compression, names lowered where RFC 4034 §6.2 says).
     pub fn canonical(buf: Vec<u8>) -> Writer {
-        Writer { buf, compression: None, canonical: true }
+        Writer {
+            buf,
+            compression: None,
+            canonical: true,
+        }
     }
 
     /// A writer without compression that keeps case (RDATA as it appears on the wire uncompressed).
     pub fn plain(buf: Vec<u8>) -> Writer {
-        Writer { buf, compression: None, canonical: false }
+        Writer {
+            buf,
+            compression: None,
+            canonical: false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -283,9 +378,13 @@ fn name_at_equals(buf: &[u8], mut offset: usize, suffix: &[u8]) -> bool {
     let mut pos = 0usize;
     // Pointers written by this writer always go backwards; bound the walk anyway.
     for _ in 0..MAX_NAME_LEN {
-        let Some(&len) = buf.get(offset) else { return false };
+        let Some(&len) = buf.get(offset) else {
+            return false;
+        };
         if len & 0xC0 == 0xC0 {
-            let Some(&low) = buf.get(offset + 1) else { return false };
+            let Some(&low) = buf.get(offset + 1) else {
+                return false;
+            };
             offset = (usize::from(len & 0x3F) << 8) | usize::from(low);
             continue;
         }
@@ -296,7 +395,10 @@ fn name_at_equals(buf: &[u8], mut offset: usize, suffix: &[u8]) -> bool {
         if len == 0 {
             return true;
         }
-        let (Some(a), Some(b)) = (buf.get(offset + 1..offset + 1 + len), suffix.get(pos + 1..pos + 1 + len)) else {
+        let (Some(a), Some(b)) = (
+            buf.get(offset + 1..offset + 1 + len),
+            suffix.get(pos + 1..pos + 1 + len),
+        ) else {
             return false;
         };
         if !a.eq_ignore_ascii_case(b) {
@@ -327,12 +429,30 @@ mod tests {
 
     #[test]
     fn rejects_pointer_loops_and_forward_pointers() {
-        assert_eq!(decode(b"\xC0\x00", 0), Err(DecodeError::PointerLoop { offset: 0 }));
-        assert_eq!(decode(b"\xC0\x02\x00", 0), Err(DecodeError::ForwardPointer { offset: 0, target: 2 }));
+        assert_eq!(
+            decode(b"\xC0\x00", 0),
+            Err(DecodeError::PointerLoop { offset: 0 })
+        );
+        assert_eq!(
+            decode(b"\xC0\x02\x00", 0),
+            Err(DecodeError::ForwardPointer {
+                offset: 0,
+                target: 2
+            })
+        );
         // 0: "a" then pointer at 2 -> 0 forms a loop through a label.
-        assert!(matches!(decode(b"\x01a\xC0\x00", 2), Err(DecodeError::PointerLoop { .. })));
-        assert!(matches!(decode(b"\x40", 0), Err(DecodeError::BadLabelType { .. })));
-        assert!(matches!(decode(b"\x03ab", 0), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode(b"\x01a\xC0\x00", 2),
+            Err(DecodeError::PointerLoop { .. })
+        ));
+        assert!(matches!(
+            decode(b"\x40", 0),
+            Err(DecodeError::BadLabelType { .. })
+        ));
+        assert!(matches!(
+            decode(b"\x03ab", 0),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -343,7 +463,10 @@ mod tests {
             msg.extend_from_slice(&[b'a'; 63]);
         }
         msg.push(0);
-        assert!(matches!(decode(&msg, 0), Err(DecodeError::NameTooLong { .. })));
+        assert!(matches!(
+            decode(&msg, 0),
+            Err(DecodeError::NameTooLong { .. })
+        ));
     }
 
     #[test]

@@ -37,10 +37,17 @@ pub enum DecodeError {
     BadLabelType { offset: usize, label_type: u8 },
     /// RDATA whose length does not match its type's format.
     #[error("bad RDATA for {rtype}: {reason}")]
-    BadRdata { rtype: crate::RType, reason: &'static str },
+    BadRdata {
+        rtype: crate::RType,
+        reason: &'static str,
+    },
     /// RDLENGTH points beyond the message, or the record's RDATA was not consumed exactly.
     #[error("RDLENGTH {rdlength} does not match RDATA of {rtype} (used {used})")]
-    RdataLengthMismatch { rtype: crate::RType, rdlength: u16, used: usize },
+    RdataLengthMismatch {
+        rtype: crate::RType,
+        rdlength: u16,
+        used: usize,
+    },
     /// More than one OPT record, or OPT outside the additional section, or with a non-root owner (RFC 6891 §6.1.1).
     #[error("misplaced or duplicate OPT record")]
     BadOpt,
@@ -151,13 +158,24 @@ pub enum TextError {
     #[error("unknown class {0:?}")]
     UnknownClass(String),
     #[error("{rtype}: expected {expected}, found {found:?}")]
-    BadField { rtype: String, expected: &'static str, found: String },
+    BadField {
+        rtype: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error("{rtype}: missing {expected}")]
-    MissingField { rtype: String, expected: &'static str },
+    MissingField {
+        rtype: String,
+        expected: &'static str,
+    },
     #[error("{rtype}: unexpected extra text {found:?}")]
     ExtraField { rtype: String, found: String },
     #[error("{rtype}: RDATA too long ({len} octets, at most 65535)")]
     RdataTooLong { rtype: String, len: usize },
+    /// The fields parse one by one but break a rule of the type as a whole (e.g. an SVCB
+    /// `mandatory` key that is not present, RFC 9460 §8), or a value built in code breaks one.
+    #[error("{rtype}: {reason}")]
+    InvalidRdata { rtype: String, reason: &'static str },
     #[error("unterminated quoted string")]
     UnterminatedQuote,
     #[error("character string longer than 255 octets")]

@@ -81,7 +81,12 @@ impl Header {
     pub fn decode(r: &mut Reader<'_>) -> Result<(Header, Counts), DecodeError> {
         let id = r.u16()?;
         let flags = r.u16()?;
-        let counts = Counts { qd: r.u16()?, an: r.u16()?, ns: r.u16()?, ar: r.u16()? };
+        let counts = Counts {
+            qd: r.u16()?,
+            an: r.u16()?,
+            ns: r.u16()?,
+            ar: r.u16()?,
+        };
         Ok((Header::from_flags(id, flags), counts))
     }
 

@@ -7,6 +7,8 @@
 //! Decoding is strict by default and bounded on any input; every refusal is a [`DecodeError`]
 //! whose [`DecodeError::kind`] a server counts. [`QueryView`] decodes a query without allocating.
 #![forbid(unsafe_code)]
+// Tests may unwrap and panic; the library itself may not (workspace lints, checked without cfg(test)).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod codec;
 pub mod error;
@@ -23,5 +25,5 @@ pub use header::{Counts, Header};
 pub use message::{DecodeOptions, Message, Question, Record};
 pub use name::{Name, NameBuf};
 pub use query::{EdnsView, QueryView};
-pub use rdata::RData;
+pub use rdata::{Edns, EdnsOption, RData};
 pub use types::{Class, Opcode, RType, Rcode};

@@ -63,7 +63,9 @@ impl NameBuf {
 
     /// Copies the name to the heap.
     pub fn to_name(&self) -> Name {
-        Name { wire: self.as_wire().into() }
+        Name {
+            wire: self.as_wire().into(),
+        }
     }
 }
 
@@ -82,7 +84,9 @@ impl fmt::Display for NameBuf {
 impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
-        Name { wire: Box::new([0u8]) }
+        Name {
+            wire: Box::new([0u8]),
+        }
     }
 
     /// Builds a name from uncompressed wire bytes, checking every bound.
@@ -126,7 +130,8 @@ impl Name {
                     continue;
                 }
                 b'\\' => {
-                    let (value, used) = parse_escape(&bytes[i + 1..]).ok_or_else(|| TextError::BadEscape(text.to_owned()))?;
+                    let (value, used) = parse_escape(&bytes[i + 1..])
+                        .ok_or_else(|| TextError::BadEscape(text.to_owned()))?;
                     wire.push(value);
                     i += 1 + used;
                 }
@@ -152,7 +157,9 @@ impl Name {
         if wire.len() > MAX_NAME_LEN {
             return Err(TextError::NameTooLong(text.to_owned()));
         }
-        Ok(Name { wire: wire.into_boxed_slice() })
+        Ok(Name {
+            wire: wire.into_boxed_slice(),
+        })
     }
 
     /// The name in uncompressed wire form, case preserved.
@@ -190,7 +197,9 @@ impl Name {
             return None;
         }
         let skip = usize::from(self.wire[0]) + 1;
-        Some(Name { wire: self.wire[skip..].into() })
+        Some(Name {
+            wire: self.wire[skip..].into(),
+        })
     }
 
     /// True if `self` equals `ancestor` or lies below it (case-insensitive).
@@ -200,7 +209,9 @@ impl Name {
 
     /// A copy with ASCII letters lowered: the canonical owner form of RFC 4034 §6.2.
     pub fn to_lowercase(&self) -> Name {
-        Name { wire: self.wire.to_ascii_lowercase().into_boxed_slice() }
+        Name {
+            wire: self.wire.to_ascii_lowercase().into_boxed_slice(),
+        }
     }
 
     /// Prepends one label (for building wildcard or child names).
@@ -209,16 +220,22 @@ impl Name {
             return Err(TextError::EmptyLabel(String::new()));
         }
         if label.len() > MAX_LABEL_LEN {
-            return Err(TextError::LabelTooLong(String::from_utf8_lossy(label).into_owned()));
+            return Err(TextError::LabelTooLong(
+                String::from_utf8_lossy(label).into_owned(),
+            ));
         }
         if self.wire.len() + label.len() + 1 > MAX_NAME_LEN {
-            return Err(TextError::NameTooLong(String::from_utf8_lossy(label).into_owned()));
+            return Err(TextError::NameTooLong(
+                String::from_utf8_lossy(label).into_owned(),
+            ));
         }
         let mut wire = Vec::with_capacity(self.wire.len() + label.len() + 1);
         wire.push(label.len() as u8);
         wire.extend_from_slice(label);
         wire.extend_from_slice(&self.wire);
-        Ok(Name { wire: wire.into_boxed_slice() })
+        Ok(Name {
+            wire: wire.into_boxed_slice(),
+        })
     }
 
     /// Replaces the `old` suffix of this name by `new` (DNAME substitution, RFC 6672 §2.2).
@@ -234,7 +251,9 @@ impl Name {
         let mut wire = Vec::with_capacity(total);
         wire.extend_from_slice(&self.wire[..keep]);
         wire.extend_from_slice(&new.wire);
-        Ok(Name { wire: wire.into_boxed_slice() })
+        Ok(Name {
+            wire: wire.into_boxed_slice(),
+        })
     }
 
     /// Presentation form relative to `origin` when below it (`@` for the origin itself), absolute otherwise.
@@ -264,7 +283,11 @@ pub(crate) fn validate_wire(wire: &[u8]) -> Result<(), ()> {
             return Err(());
         }
         if len == 0 {
-            return if pos + 1 == wire.len() { Ok(()) } else { Err(()) };
+            return if pos + 1 == wire.len() {
+                Ok(())
+            } else {
+                Err(())
+            };
         }
         pos += len + 1;
     }
@@ -277,7 +300,9 @@ pub(crate) fn parse_escape(rest: &[u8]) -> Option<(u8, usize)> {
         if rest.len() < 3 || !rest[1].is_ascii_digit() || !rest[2].is_ascii_digit() {
             return None;
         }
-        let value = u32::from(first - b'0') * 100 + u32::from(rest[1] - b'0') * 10 + u32::from(rest[2] - b'0');
+        let value = u32::from(first - b'0') * 100
+            + u32::from(rest[1] - b'0') * 10
+            + u32::from(rest[2] - b'0');
         let value = u8::try_from(value).ok()?;
         Some((value, 3))
     } else {
@@ -494,19 +519,40 @@ mod tests {
         ];
         let names: Vec<Name> = ordered.iter().map(|s| name(s)).collect();
         for pair in names.windows(2) {
-            assert_eq!(pair[0].cmp(&pair[1]), Ordering::Less, "{} < {}", pair[0], pair[1]);
+            assert_eq!(
+                pair[0].cmp(&pair[1]),
+                Ordering::Less,
+                "{} < {}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
     #[test]
     fn rejects_bad_names() {
-        assert!(matches!(Name::from_text("a..b.", None), Err(TextError::EmptyLabel(_))));
+        assert!(matches!(
+            Name::from_text("a..b.", None),
+            Err(TextError::EmptyLabel(_))
+        ));
         let long = "a".repeat(64);
-        assert!(matches!(Name::from_text(&format!("{long}."), None), Err(TextError::LabelTooLong(_))));
+        assert!(matches!(
+            Name::from_text(&format!("{long}."), None),
+            Err(TextError::LabelTooLong(_))
+        ));
         let many = "abcdefghi.".repeat(26);
-        assert!(matches!(Name::from_text(&many, None), Err(TextError::NameTooLong(_))));
-        assert!(matches!(Name::from_text("rel", None), Err(TextError::RelativeName(_))));
-        assert!(matches!(Name::from_text("a\\25x.", None), Err(TextError::BadEscape(_))));
+        assert!(matches!(
+            Name::from_text(&many, None),
+            Err(TextError::NameTooLong(_))
+        ));
+        assert!(matches!(
+            Name::from_text("rel", None),
+            Err(TextError::RelativeName(_))
+        ));
+        assert!(matches!(
+            Name::from_text("a\\25x.", None),
+            Err(TextError::BadEscape(_))
+        ));
     }
 
     #[test]
@@ -514,6 +560,9 @@ mod tests {
         let origin = name("example.com.");
         assert_eq!(name("www.example.com.").to_relative_text(&origin), "www");
         assert_eq!(origin.to_relative_text(&origin), "@");
-        assert_eq!(name("www.example.org.").to_relative_text(&origin), "www.example.org.");
+        assert_eq!(
+            name("www.example.org.").to_relative_text(&origin),
+            "www.example.org."
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::name::NameBuf;
 use crate::types::{Class, RType};
 
 /// EDNS option code of DNS cookies (RFC 7873 §4).
-pub const OPTION_COOKIE: u16 = 10;
+pub const OPTION_COOKIE: u16 = crate::rdata::EdnsOption::COOKIE;
 
 /// A client and optional server cookie (RFC 7873 §4: 8 octets client, 8 to 32 octets server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,10 @@ impl QueryView {
         let mut r = Reader::new(packet);
         let (header, counts) = Header::decode(&mut r)?;
         if counts.qd != 1 {
-            return Err(DecodeError::QdCountMismatch { expected: 1, got: counts.qd });
+            return Err(DecodeError::QdCountMismatch {
+                expected: 1,
+                got: counts.qd,
+            });
         }
         let mut qname = NameBuf::default();
         r.name_into(&mut qname, true)?;
@@ -107,9 +110,20 @@ impl QueryView {
             }
         }
         if r.remaining() > 0 {
-            return Err(DecodeError::TrailingBytes { count: r.remaining() });
+            return Err(DecodeError::TrailingBytes {
+                count: r.remaining(),
+            });
         }
-        Ok(QueryView { header, counts, qname, qtype, qclass, question_end, edns, has_tsig })
+        Ok(QueryView {
+            header,
+            counts,
+            qname,
+            qtype,
+            qclass,
+            question_end,
+            edns,
+            has_tsig,
+        })
     }
 }
 
@@ -139,14 +153,21 @@ fn parse_opt(class: u16, ttl: u32, rdata: &[u8]) -> Result<EdnsView, DecodeError
             client.copy_from_slice(&data[..8]);
             let mut server = [0u8; 32];
             server[..data.len() - 8].copy_from_slice(&data[8..]);
-            view.cookie = Some(CookieView { client, server, server_len: (data.len() - 8) as u8 });
+            view.cookie = Some(CookieView {
+                client,
+                server,
+                server_len: (data.len() - 8) as u8,
+            });
         }
     }
     Ok(view)
 }
 
 fn opt_error() -> DecodeError {
-    DecodeError::BadRdata { rtype: RType::OPT, reason: "EDNS option overruns OPT RDATA" }
+    DecodeError::BadRdata {
+        rtype: RType::OPT,
+        reason: "EDNS option overruns OPT RDATA",
+    }
 }
 
 #[cfg(test)]
@@ -180,10 +201,19 @@ mod tests {
     fn rejects_what_a_server_must() {
         let mut p = query();
         p[5] = 2;
-        assert_eq!(QueryView::parse(&p).unwrap_err(), DecodeError::QdCountMismatch { expected: 1, got: 2 });
+        assert_eq!(
+            QueryView::parse(&p).unwrap_err(),
+            DecodeError::QdCountMismatch {
+                expected: 1,
+                got: 2
+            }
+        );
         let mut p = query();
         p.push(0);
-        assert_eq!(QueryView::parse(&p).unwrap_err(), DecodeError::TrailingBytes { count: 1 });
+        assert_eq!(
+            QueryView::parse(&p).unwrap_err(),
+            DecodeError::TrailingBytes { count: 1 }
+        );
         let p = query();
         for cut in 0..p.len() {
             assert!(QueryView::parse(&p[..cut]).is_err());

@@ -39,7 +39,13 @@ impl Soa {
     pub(crate) fn encode(&self, w: &mut Writer) {
         w.name(self.mname.as_wire(), NameKind::Compressible);
         w.name(self.rname.as_wire(), NameKind::Compressible);
-        for v in [self.serial, self.refresh, self.retry, self.expire, self.minimum] {
+        for v in [
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum,
+        ] {
             w.u32(v);
         }
     }
@@ -62,7 +68,13 @@ impl fmt::Display for Soa {
         write!(
             f,
             "{} {} {} {} {} {} {}",
-            self.mname, self.rname, self.serial, self.refresh, self.retry, self.expire, self.minimum
+            self.mname,
+            self.rname,
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum
         )
     }
 }
@@ -78,7 +90,12 @@ pub struct Srv {
 
 impl Srv {
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Srv, DecodeError> {
-        Ok(Srv { priority: r.u16()?, weight: r.u16()?, port: r.u16()?, target: r.name(true)? })
+        Ok(Srv {
+            priority: r.u16()?,
+            weight: r.u16()?,
+            port: r.u16()?,
+            target: r.name(true)?,
+        })
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
@@ -89,13 +106,22 @@ impl Srv {
     }
 
     pub(crate) fn from_fields(f: &mut Fields<'_, '_>) -> Result<Srv, TextError> {
-        Ok(Srv { priority: f.u16("priority")?, weight: f.u16("weight")?, port: f.u16("port")?, target: f.name("target")? })
+        Ok(Srv {
+            priority: f.u16("priority")?,
+            weight: f.u16("weight")?,
+            port: f.u16("port")?,
+            target: f.name("target")?,
+        })
     }
 }
 
 impl fmt::Display for Srv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} {}", self.priority, self.weight, self.port, self.target)
+        write!(
+            f,
+            "{} {} {} {}",
+            self.priority, self.weight, self.port, self.target
+        )
     }
 }
 
@@ -116,9 +142,14 @@ impl Txt {
             wire.extend_from_slice(s);
         }
         if wire.len() > usize::from(u16::MAX) {
-            return Err(TextError::RdataTooLong { rtype: "TXT".into(), len: wire.len() });
+            return Err(TextError::RdataTooLong {
+                rtype: "TXT".into(),
+                len: wire.len(),
+            });
         }
-        Ok(Txt { wire: wire.into_boxed_slice() })
+        Ok(Txt {
+            wire: wire.into_boxed_slice(),
+        })
     }
 
     /// The character strings in order.
@@ -137,13 +168,19 @@ impl Txt {
         // Every string's length must stay inside the RDATA; an empty RDATA is not a TXT.
         let mut pos = 0usize;
         if data.is_empty() {
-            return Err(DecodeError::BadRdata { rtype: RType::TXT, reason: "empty TXT RDATA" });
+            return Err(DecodeError::BadRdata {
+                rtype: RType::TXT,
+                reason: "empty TXT RDATA",
+            });
         }
         while pos < data.len() {
             pos += 1 + usize::from(data[pos]);
         }
         if pos != data.len() {
-            return Err(DecodeError::BadRdata { rtype: RType::TXT, reason: "character string overruns RDATA" });
+            return Err(DecodeError::BadRdata {
+                rtype: RType::TXT,
+                reason: "character string overruns RDATA",
+            });
         }
         Ok(Txt { wire: data.into() })
     }
@@ -158,7 +195,10 @@ impl Txt {
             strings.push(f.char_string("character string")?);
         }
         if strings.is_empty() {
-            return Err(TextError::MissingField { rtype: "TXT".into(), expected: "character string" });
+            return Err(TextError::MissingField {
+                rtype: "TXT".into(),
+                expected: "character string",
+            });
         }
         Txt::from_strings(strings.iter().map(Vec::as_slice))
     }
