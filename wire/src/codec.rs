@@ -278,6 +278,15 @@ impl Writer {
         }
     }
 
+    /// Empties the writer for the next message, keeping its buffer and compression table
+    /// allocations: a writer reused per worker builds responses without allocating.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        if let Some(map) = self.compression.as_mut() {
+            map.clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

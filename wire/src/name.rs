@@ -204,7 +204,7 @@ impl Name {
 
     /// True if `self` equals `ancestor` or lies below it (case-insensitive).
     pub fn is_subdomain_of(&self, ancestor: &Name) -> bool {
-        wire_is_subdomain(&self.wire, &ancestor.wire)
+        is_subdomain_wire(&self.wire, &ancestor.wire)
     }
 
     /// A copy with ASCII letters lowered: the canonical owner form of RFC 4034 §6.2.
@@ -311,7 +311,7 @@ pub(crate) fn parse_escape(rest: &[u8]) -> Option<(u8, usize)> {
 }
 
 /// True if wire name `name` equals or is below `ancestor`, ignoring case.
-pub(crate) fn wire_is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
+pub fn is_subdomain_wire(name: &[u8], ancestor: &[u8]) -> bool {
     if ancestor.len() > name.len() {
         return false;
     }

@@ -82,6 +82,10 @@ impl QueryView {
             if rtype == RType::OPT {
                 return Err(DecodeError::BadOpt);
             }
+            // RFC 8945 §5.1: TSIG only as the last additional record (as Message::decode says).
+            if rtype == RType::TSIG {
+                return Err(DecodeError::MisplacedTsig);
+            }
             r.skip(6)?;
             let rdlength = r.u16()?;
             r.skip(usize::from(rdlength))?;
@@ -195,6 +199,23 @@ mod tests {
         assert!(edns.dnssec_ok);
         assert_eq!(edns.cookie.unwrap().client, [1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(edns.cookie.unwrap().server().is_empty());
+    }
+
+    /// fuzz/regressions/query_view-tsig-in-authority.bin: a TSIG in the authority section was
+    /// accepted here while `Message::decode` refused it.
+    #[test]
+    fn regression_tsig_in_authority() {
+        let packet: &[u8] = &[
+            0x40, 0x48, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0xfa, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0xf7, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        assert_eq!(
+            QueryView::parse(packet).unwrap_err(),
+            DecodeError::MisplacedTsig
+        );
+        // The full decoder refuses it too (here already for the empty TSIG RDATA).
+        assert!(crate::Message::decode(packet).is_err());
     }
 
     #[test]
