@@ -1,2 +1,15 @@
-//! `nebula-node`: the process.
+//! `nebula-node`: the NebulaDNS process — configuration, the answer engine, the data plane
+//! listeners, the HTTP endpoints and metrics — behind the binaries `nebuladns` and `nebulactl`.
 #![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod check_zone;
+pub mod cli;
+pub mod config;
+pub mod cookie;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod tcp;
+pub mod udp;
+pub mod zones;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod master;
+pub mod snapshot;
 pub mod validate;
 pub mod zone;
 

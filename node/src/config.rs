@@ -1,0 +1,368 @@
+//! The node's configuration file (TOML): every key documented in [`Config::default_toml`],
+//! unknown keys and bad values rejected with the key named, defaults that start a working
+//! single node on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path}: {key}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerSection,
+    pub dns: DnsSection,
+    pub http: HttpSection,
+    pub metrics: MetricsSection,
+    pub log: LogSection,
+    pub chaos: ChaosSection,
+    #[serde(rename = "zone")]
+    pub zones: Vec<ZoneEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Where the node keeps its state; relative paths are relative to the working directory.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSection {
+    /// Addresses to serve DNS on, UDP and TCP each.
+    pub listen: Vec<SocketAddr>,
+    /// UDP worker threads per address; 0 means one per CPU core.
+    pub udp_workers: usize,
+    /// Largest UDP response sent to EDNS clients (RFC 6891 §6.2.5); 1232 avoids fragmentation.
+    pub edns_payload: u16,
+    /// Idle TCP connections are closed after this many milliseconds (RFC 7766 §6.2.3).
+    pub tcp_idle_timeout_ms: u64,
+    /// Open TCP connections in total.
+    pub tcp_max_connections: usize,
+    /// Open TCP connections from one client address.
+    pub tcp_max_connections_per_client: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// The API (and later the UI), plus `/livez` and `/readyz`.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Prometheus `/metrics`.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `nebula_node=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChaosSection {
+    /// Answer CHAOS TXT `version.bind`/`version.server`.
+    pub version_enabled: bool,
+    /// The version string; defaults to `NebulaDNS <version>`.
+    pub version: Option<String>,
+    /// Answer CHAOS TXT `hostname.bind`/`id.server`.
+    pub hostname_enabled: bool,
+    /// The identity string; defaults to the machine's host name.
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneFormat {
+    Master,
+    Toml,
+    Json,
+}
+
+/// One served zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneEntry {
+    /// The zone's origin, e.g. `example.com.`.
+    pub name: String,
+    /// The zone file; relative paths are relative to the config file's directory.
+    pub file: PathBuf,
+    /// `master`, `toml` or `json`; by default from the file extension (`.toml`, `.json`), else master.
+    #[serde(default)]
+    pub format: Option<ZoneFormat>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            data_dir: PathBuf::from("./nebuladns-data"),
+        }
+    }
+}
+
+impl Default for DnsSection {
+    fn default() -> Self {
+        DnsSection {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
+            udp_workers: 0,
+            edns_payload: 1232,
+            tcp_idle_timeout_ms: 10_000,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_client: 64,
+        }
+    }
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for ChaosSection {
+    fn default() -> Self {
+        ChaosSection {
+            version_enabled: true,
+            version: None,
+            hostname_enabled: true,
+            hostname: None,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerSection::default(),
+            dns: DnsSection::default(),
+            http: HttpSection::default(),
+            metrics: MetricsSection::default(),
+            log: LogSection::default(),
+            chaos: ChaosSection::default(),
+            zones: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file; relative zone paths are resolved against its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for zone in &mut config.zones {
+            if zone.file.is_relative() {
+                zone.file = base.join(&zone.file);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// Checks what the types cannot.
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, problem: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        if self.dns.listen.is_empty() {
+            return Err(invalid(
+                "dns.listen",
+                "at least one address is needed, e.g. [\"127.0.0.1:53\"]".into(),
+            ));
+        }
+        if self.dns.edns_payload < 512 {
+            return Err(invalid(
+                "dns.edns_payload",
+                format!(
+                    "{} is below the 512-octet minimum of RFC 6891 §6.2.5",
+                    self.dns.edns_payload
+                ),
+            ));
+        }
+        if self.dns.tcp_max_connections == 0 || self.dns.tcp_max_connections_per_client == 0 {
+            return Err(invalid(
+                "dns.tcp_max_connections",
+                "connection limits must be at least 1".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, zone) in self.zones.iter().enumerate() {
+            let name = zone.name.trim_end_matches('.').to_ascii_lowercase();
+            if let Err(e) = zone.name.parse::<nebula_wire::Name>() {
+                return Err(invalid(
+                    &format!("zone[{i}].name"),
+                    format!("{:?} is not a domain name: {e}", zone.name),
+                ));
+            }
+            if !seen.insert(name) {
+                return Err(invalid(
+                    &format!("zone[{i}].name"),
+                    format!("zone {:?} is declared twice", zone.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The format of a zone entry: explicit, or by extension.
+    pub fn zone_format(entry: &ZoneEntry) -> ZoneFormat {
+        entry
+            .format
+            .unwrap_or_else(|| match entry.file.extension().and_then(|e| e.to_str()) {
+                Some("toml") => ZoneFormat::Toml,
+                Some("json") => ZoneFormat::Json,
+                _ => ZoneFormat::Master,
+            })
+    }
+
+    /// The default configuration, commented, as `--print-default-config` shows it.
+    pub fn default_toml() -> &'static str {
+        DEFAULT_CONFIG
+    }
+}
+
+const DEFAULT_CONFIG: &str = r#"# NebulaDNS node configuration. Every key is optional; these are the defaults.
+
+[server]
+# Where the node keeps its state (zones, keys, later the Raft log).
+data_dir = "./nebuladns-data"
+
+[dns]
+# Addresses to serve DNS on; each gets UDP and TCP.
+listen = ["127.0.0.1:5353"]
+# UDP worker threads per address (each with its own SO_REUSEPORT socket); 0 = one per CPU core.
+udp_workers = 0
+# Largest UDP response to EDNS clients; 1232 avoids IP fragmentation (DNS Flag Day 2020).
+edns_payload = 1232
+# RFC 7766: idle TCP connections are closed after this long.
+tcp_idle_timeout_ms = 10000
+# Open TCP connections, in total and per client address.
+tcp_max_connections = 1024
+tcp_max_connections_per_client = 64
+
+[http]
+# API, /livez and /readyz.
+listen = "127.0.0.1:8080"
+
+[metrics]
+# Prometheus /metrics.
+listen = "127.0.0.1:9090"
+
+[log]
+# "text" or "json".
+format = "text"
+# A filter such as "info" or "nebula_node=debug,info".
+level = "info"
+
+[chaos]
+# CHAOS TXT version.bind / version.server and hostname.bind / id.server.
+version_enabled = true
+# version = "NebulaDNS"
+hostname_enabled = true
+# hostname = "ns1"
+
+# Zones to serve. Without any, the node serves its example zone example.com.
+# [[zone]]
+# name = "example.com."
+# file = "zones/example.com.zone"   # relative to this file
+# format = "master"                  # or "toml", "json"; default by extension
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_text_is_the_default() {
+        let parsed = Config::parse(DEFAULT_CONFIG, Path::new("default.toml")).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = Config::parse(
+            "[dns]\nlisten = [\"127.0.0.1:53\"]\nlisen = 1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = Config::parse("[dns]\nedns_payload = 100\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("dns.edns_payload"), "{err}");
+        let err = Config::parse("[http]\nlisten = \"nope\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err = Config::parse(
+            "[[zone]]\nname = \"a.\"\nfile = \"x\"\n[[zone]]\nname = \"A\"\nfile = \"y\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("declared twice"), "{err}");
+    }
+}

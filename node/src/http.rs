@@ -1,0 +1,97 @@
+//! The node's HTTP endpoints: `/livez`, `/readyz`, `/metrics`, and `POST /api/v1/reload`.
+//! The full REST API (nebula-api) mounts here later; these are the ones a single node needs now.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+use crate::zones::{ReloadReport, Reloader};
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub ready: Arc<AtomicBool>,
+    pub reloader: Arc<Reloader>,
+}
+
+/// The API listener's routes.
+pub fn api_router(state: HttpState) -> Router {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/reload", post(reload))
+        .with_state(state)
+}
+
+/// The metrics listener's routes.
+pub fn metrics_router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn livez() -> &'static str {
+    "ok\n"
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    zones: usize,
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let ready = state.ready.load(Ordering::Acquire);
+    let body = Readiness {
+        ready,
+        zones: state.reloader.served_zone_count(),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Re-reads the configured zones; swaps only if every zone validates (the running versions stay
+/// otherwise), and says which zones failed and why.
+async fn reload(State(state): State<HttpState>) -> Response {
+    let reloader = Arc::clone(&state.reloader);
+    let report = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    match report {
+        Ok(report) => {
+            let status = if report.applied {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, Json::<ReloadReport>(report)).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload task failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,314 @@
+//! Prometheus metrics, always on. Every series on the query path is registered at start-up and
+//! held as a handle in a fixed table, so counting a query is one relaxed atomic add with no map
+//! lookup and no lock. Label values are enums: never a qname, never a client address.
+
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use nebula_wire::{DecodeErrorKind, RType, Rcode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::answer::{DropReason, Transport};
+
+/// Query-type label values: the common types by name, the rest as `other`.
+const QTYPES: [(RType, &str); 20] = [
+    (RType::A, "A"),
+    (RType::NS, "NS"),
+    (RType::CNAME, "CNAME"),
+    (RType::SOA, "SOA"),
+    (RType::PTR, "PTR"),
+    (RType::MX, "MX"),
+    (RType::TXT, "TXT"),
+    (RType::AAAA, "AAAA"),
+    (RType::SRV, "SRV"),
+    (RType::NAPTR, "NAPTR"),
+    (RType::DS, "DS"),
+    (RType::DNSKEY, "DNSKEY"),
+    (RType::TLSA, "TLSA"),
+    (RType::SVCB, "SVCB"),
+    (RType::HTTPS, "HTTPS"),
+    (RType::CAA, "CAA"),
+    (RType::ANY, "ANY"),
+    (RType::AXFR, "AXFR"),
+    (RType::IXFR, "IXFR"),
+    (RType(0), "other"),
+];
+
+const RCODES: [(Rcode, &str); 10] = [
+    (Rcode::NOERROR, "NOERROR"),
+    (Rcode::FORMERR, "FORMERR"),
+    (Rcode::SERVFAIL, "SERVFAIL"),
+    (Rcode::NXDOMAIN, "NXDOMAIN"),
+    (Rcode::NOTIMP, "NOTIMP"),
+    (Rcode::REFUSED, "REFUSED"),
+    (Rcode::YXDOMAIN, "YXDOMAIN"),
+    (Rcode::NOTAUTH, "NOTAUTH"),
+    (Rcode::BADVERS, "BADVERS"),
+    (Rcode(u16::MAX), "other"),
+];
+
+const PROTOS: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    proto: &'static str,
+    qtype: &'static str,
+    rcode: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    udp_path: &'static str,
+}
+
+/// All metrics of a node.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Indexed by [proto][qtype][rcode].
+    queries: Vec<Counter>,
+    duration: Histogram,
+    dropped: Vec<Counter>,
+    formerr: Vec<Counter>,
+    resident_memory: Gauge<i64, AtomicI64>,
+    virtual_memory: Gauge<i64, AtomicI64>,
+    zones_served: Gauge<i64, AtomicI64>,
+    ready: Gauge<i64, AtomicI64>,
+    reloads_failed: Counter<u64, AtomicU64>,
+}
+
+impl Metrics {
+    pub fn new(udp_path: &'static str) -> Metrics {
+        let mut registry = Registry::with_prefix("nebula");
+        let query_family = Family::<QueryLabels, Counter>::default();
+        let mut queries = Vec::with_capacity(PROTOS.len() * QTYPES.len() * RCODES.len());
+        for proto in PROTOS {
+            for (_, qtype) in QTYPES {
+                for (_, rcode) in RCODES {
+                    queries.push(
+                        query_family
+                            .get_or_create(&QueryLabels {
+                                proto: proto.as_str(),
+                                qtype,
+                                rcode,
+                            })
+                            .clone(),
+                    );
+                }
+            }
+        }
+        registry.register(
+            "dns_queries",
+            "DNS queries answered, by transport, query type and response code",
+            query_family,
+        );
+        let duration = Histogram::new(exponential_buckets(0.000_005, 2.0, 18));
+        registry.register_with_unit(
+            "dns_query_duration",
+            "Time from a query's arrival to its response being ready",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        let dropped_family = Family::<ReasonLabels, Counter>::default();
+        let dropped = DropReason::ALL
+            .iter()
+            .map(|r| {
+                dropped_family
+                    .get_or_create(&ReasonLabels { reason: r.as_str() })
+                    .clone()
+            })
+            .collect();
+        registry.register(
+            "dns_dropped",
+            "Packets dropped without a response, by reason",
+            dropped_family,
+        );
+        let formerr_family = Family::<ReasonLabels, Counter>::default();
+        let formerr = DecodeErrorKind::ALL
+            .iter()
+            .map(|k| {
+                formerr_family
+                    .get_or_create(&ReasonLabels { reason: k.as_str() })
+                    .clone()
+            })
+            .collect();
+        registry.register(
+            "dns_formerr",
+            "Queries answered FORMERR, by the decoding error",
+            formerr_family,
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                udp_path,
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Build information; the value is always 1",
+            build,
+        );
+        let resident_memory = Gauge::<i64, AtomicI64>::default();
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident set size of the process",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
+        let virtual_memory = Gauge::<i64, AtomicI64>::default();
+        registry.register_with_unit(
+            "process_virtual_memory",
+            "Virtual memory size of the process",
+            Unit::Bytes,
+            virtual_memory.clone(),
+        );
+        let zones_served = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "zones_served",
+            "Zones in the catalog the data plane answers from",
+            zones_served.clone(),
+        );
+        let ready = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "ready",
+            "1 when listeners are bound and zones loaded",
+            ready.clone(),
+        );
+        let reloads_failed = Counter::default();
+        registry.register(
+            "reload_failures",
+            "Reloads refused because validation failed",
+            reloads_failed.clone(),
+        );
+        Metrics {
+            registry,
+            queries,
+            duration,
+            dropped,
+            formerr,
+            resident_memory,
+            virtual_memory,
+            zones_served,
+            ready,
+            reloads_failed,
+        }
+    }
+
+    /// Counts one answered query. Hot path: index arithmetic and one relaxed atomic add.
+    pub fn count_query(&self, proto: Transport, qtype: RType, rcode: Rcode, elapsed: Duration) {
+        let p = match proto {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+        };
+        let q = QTYPES
+            .iter()
+            .position(|(t, _)| *t == qtype)
+            .unwrap_or(QTYPES.len() - 1);
+        let r = RCODES
+            .iter()
+            .position(|(c, _)| *c == rcode)
+            .unwrap_or(RCODES.len() - 1);
+        if let Some(counter) = self.queries.get((p * QTYPES.len() + q) * RCODES.len() + r) {
+            counter.inc();
+        }
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count_dropped(&self, reason: DropReason) {
+        if let Some(i) = DropReason::ALL.iter().position(|r| *r == reason) {
+            self.dropped[i].inc();
+        }
+    }
+
+    pub fn count_formerr(&self, kind: DecodeErrorKind) {
+        if let Some(i) = DecodeErrorKind::ALL.iter().position(|k| *k == kind) {
+            self.formerr[i].inc();
+        }
+    }
+
+    pub fn set_zones_served(&self, count: usize) {
+        self.zones_served
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+
+    pub fn count_reload_failure(&self) {
+        self.reloads_failed.inc();
+    }
+
+    /// The text exposition, with process memory read fresh.
+    pub fn render(&self) -> String {
+        if let Some((rss, vsz)) = read_process_memory() {
+            self.resident_memory.set(rss);
+            self.virtual_memory.set(vsz);
+        }
+        let mut out = String::new();
+        // Encoding into a String cannot fail except on fmt errors from our own label types.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Resident and virtual size from `/proc/self/status` (Linux), in bytes.
+fn read_process_memory() -> Option<(i64, i64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<i64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmSize:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_pre_registered_series() {
+        let m = Metrics::new("recvmmsg");
+        m.count_query(
+            Transport::Udp,
+            RType::A,
+            Rcode::NOERROR,
+            Duration::from_micros(20),
+        );
+        m.count_query(
+            Transport::Tcp,
+            RType(65000),
+            Rcode::REFUSED,
+            Duration::from_micros(20),
+        );
+        m.count_formerr(DecodeErrorKind::PointerLoop);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "nebula_dns_queries_total{proto=\"udp\",qtype=\"A\",rcode=\"NOERROR\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "nebula_dns_queries_total{proto=\"tcp\",qtype=\"other\",rcode=\"REFUSED\"} 1"
+        ));
+        assert!(text.contains("nebula_dns_formerr_total{reason=\"pointer_loop\"} 1"));
+        assert!(text.contains("nebula_dns_dropped_total{reason=\"response\"} 0"));
+        assert!(text.contains("nebula_dns_query_duration_seconds_count 2"));
+        assert!(text.contains("nebula_build_info{version="));
+        assert!(text.contains("nebula_process_resident_memory_bytes"));
+    }
+}

@@ -1,0 +1,306 @@
+//! Running a node: logging, zones, the data plane (UDP workers, TCP), the HTTP listeners,
+//! signals (SIGHUP reloads, SIGTERM/SIGINT drain and exit), and readiness.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use nebula_store::snapshot::Catalog;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::answer::{EngineConfig, Identity};
+use crate::config::{Config, LogFormat};
+use crate::cookie::CookieSecret;
+use crate::http::{api_router, metrics_router, HttpState};
+use crate::metrics::Metrics;
+use crate::tcp::TcpLimits;
+use crate::udp::{Shared, UDP_PATH};
+use crate::zones::{example_zone_entry, Reloader};
+
+/// How long SIGTERM waits for open TCP connections to finish their current query.
+const TCP_DRAIN: Duration = Duration::from_secs(5);
+
+/// Why the node could not start or stopped abnormally.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot bind {what} on {addr}: {source} (is another server using it? change it in the config)")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot read or write the cookie secret {path}: {source}")]
+    CookieSecret {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("signal handling: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Sets up logging as configured (text or JSON lines on stderr).
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs the node until SIGTERM or SIGINT.
+pub fn run(mut config: Config) -> Result<(), ServerError> {
+    let data_dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    if config.zones.is_empty() {
+        let entry = example_zone_entry(&data_dir).map_err(|source| ServerError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        config.zones.push(entry);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("nebula-io")
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), ServerError> {
+    let metrics = Arc::new(Metrics::new(UDP_PATH));
+    let catalog = Arc::new(ArcSwap::from_pointee(Catalog::default()));
+    let reloader = Arc::new(Reloader::new(
+        config.zones.clone(),
+        Arc::clone(&catalog),
+        Arc::clone(&metrics),
+    ));
+    let initial = {
+        let reloader = Arc::clone(&reloader);
+        tokio::task::spawn_blocking(move || reloader.reload())
+            .await
+            .unwrap_or_else(|_| crate::zones::ReloadReport {
+                applied: false,
+                zones: Vec::new(),
+            })
+    };
+    for zone in &initial.zones {
+        if zone.loaded {
+            tracing::info!(zone = %zone.zone, serial = ?zone.serial, records = ?zone.records, "zone loaded");
+        }
+    }
+    let engine = EngineConfig {
+        identity: identity(&config),
+        cookie_secret: cookie_secret(&config.server.data_dir)?,
+        edns_payload: config.dns.edns_payload,
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let shared = Shared {
+        catalog: Arc::clone(&catalog),
+        metrics: Arc::clone(&metrics),
+        engine,
+        shutdown: Arc::clone(&shutdown),
+    };
+    let workers = if config.dns.udp_workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.dns.udp_workers
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let limits = TcpLimits {
+        idle_timeout: Duration::from_millis(config.dns.tcp_idle_timeout_ms),
+        max_connections: config.dns.tcp_max_connections,
+        max_per_client: config.dns.tcp_max_connections_per_client,
+    };
+    let mut udp_threads = Vec::new();
+    let mut tcp_tasks = Vec::new();
+    let mut announcements = Vec::new();
+    for &addr in &config.dns.listen {
+        let (udp_addr, threads) =
+            crate::udp::spawn(addr, workers, &shared).map_err(|source| ServerError::Bind {
+                what: "DNS over UDP",
+                addr,
+                source,
+            })?;
+        udp_threads.extend(threads);
+        // TCP binds the port UDP got (port 0 in tests picks one port for both).
+        let tcp_addr = SocketAddr::new(addr.ip(), udp_addr.port());
+        let listener = TcpListener::bind(tcp_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                what: "DNS over TCP",
+                addr: tcp_addr,
+                source,
+            })?;
+        announcements.push(format!(
+            "dns udp {udp_addr} ({workers} workers, {UDP_PATH})"
+        ));
+        announcements.push(format!(
+            "dns tcp {}",
+            listener.local_addr().unwrap_or(tcp_addr)
+        ));
+        tcp_tasks.push(tokio::spawn(crate::tcp::serve(
+            listener,
+            shared.clone(),
+            limits,
+            stop_rx.clone(),
+            TCP_DRAIN,
+        )));
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = HttpState {
+        metrics: Arc::clone(&metrics),
+        ready: Arc::clone(&ready),
+        reloader: Arc::clone(&reloader),
+    };
+    let http = bind_http(config.http.listen, "HTTP API").await?;
+    announcements.push(format!(
+        "http {}",
+        http.local_addr().unwrap_or(config.http.listen)
+    ));
+    let metrics_listener = bind_http(config.metrics.listen, "metrics").await?;
+    announcements.push(format!(
+        "metrics {}",
+        metrics_listener
+            .local_addr()
+            .unwrap_or(config.metrics.listen)
+    ));
+    let http_task = tokio::spawn(serve_http(http, api_router(state.clone()), stop_rx.clone()));
+    let metrics_task = tokio::spawn(serve_http(
+        metrics_listener,
+        metrics_router(state),
+        stop_rx.clone(),
+    ));
+    // Readiness: listeners bound and at least one zone loaded.
+    let zones_ok = reloader.served_zone_count() > 0;
+    ready.store(zones_ok, Ordering::Release);
+    metrics.set_ready(zones_ok);
+    announce(&announcements, &config.server.data_dir);
+
+    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let reloader = Arc::clone(&reloader);
+                if let Ok(report) = tokio::task::spawn_blocking(move || reloader.reload()).await {
+                    tracing::info!(applied = report.applied, "reload on SIGHUP");
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down: no new connections, draining TCP");
+    ready.store(false, Ordering::Release);
+    metrics.set_ready(false);
+    let _ = stop_tx.send(true);
+    for task in tcp_tasks {
+        let _ = task.await;
+    }
+    shutdown.store(true, Ordering::Relaxed);
+    let _ = http_task.await;
+    let _ = metrics_task.await;
+    for thread in udp_threads {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind_http(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { what, addr, source })
+}
+
+async fn serve_http(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+/// Prints where everything listens, one line each on stdout (tests read the ports back).
+fn announce(lines: &[String], data_dir: &Path) {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "nebuladns: listening {line}");
+    }
+    let _ = writeln!(out, "nebuladns: data dir {}", data_dir.display());
+    let _ = writeln!(out, "nebuladns: ready");
+    let _ = out.flush();
+}
+
+fn identity(config: &Config) -> Identity {
+    let version = config.chaos.version_enabled.then(|| {
+        config
+            .chaos
+            .version
+            .clone()
+            .unwrap_or_else(|| format!("NebulaDNS {}", env!("CARGO_PKG_VERSION")))
+    });
+    let hostname = config.chaos.hostname_enabled.then(|| {
+        config.chaos.hostname.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "nebuladns".to_owned())
+        })
+    });
+    Identity { version, hostname }
+}
+
+/// The server-cookie secret, created once per data directory (mode 0600) so cookies survive restarts.
+fn cookie_secret(data_dir: &Path) -> Result<CookieSecret, ServerError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("cookie.secret");
+    let err = |source| ServerError::CookieSecret {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(key) = <[u8; 16]>::try_from(bytes.as_slice()) {
+            return Ok(CookieSecret::new(key));
+        }
+    }
+    let mut key = [0u8; 16];
+    getrandom::fill(&mut key).map_err(|e| err(std::io::Error::other(e.to_string())))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(err)?;
+    file.write_all(&key).map_err(err)?;
+    Ok(CookieSecret::new(key))
+}

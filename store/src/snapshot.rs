@@ -1,0 +1,499 @@
+//! Compiled lookup snapshots: the immutable, query-ready form of a zone, and the [`Catalog`] of
+//! all served zones that the data plane swaps atomically.
+//!
+//! A [`ZoneSnapshot`] indexes every node of a zone (owners and their empty non-terminal
+//! ancestors, RFC 4592 §2.2.2) by lower-cased wire name in a hash map, so a lookup is a walk of
+//! at most one hash probe per qname label, top-down from the apex, which decides the answer kind
+//! of RFC 1034 §4.3.2: delegation, DNAME (RFC 6672), exact match, CNAME, wildcard (RFC 4592) or
+//! name error. Lookups take the lower-cased qname from the caller's stack buffer and never
+//! allocate; snapshots are never mutated after [`ZoneSnapshot::compile`].
+
+use std::sync::Arc;
+
+use nebula_wire::name::MAX_NAME_LEN;
+use nebula_wire::{Name, RData, RType};
+use rustc_hash::FxHashMap;
+
+use crate::zone::Zone;
+
+/// One RRset of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRrset {
+    pub rtype: RType,
+    pub ttl: u32,
+    pub rdatas: Box<[RData]>,
+}
+
+/// Everything at one owner name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The owner as written in the zone (case preserved, for referrals and glue).
+    pub owner: Name,
+    /// RRsets sorted by type; empty for an empty non-terminal.
+    pub rrsets: Box<[SnapshotRrset]>,
+    /// NS below the apex: a zone cut (RFC 1034 §4.2.1).
+    pub is_delegation: bool,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: RType) -> Option<&SnapshotRrset> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+
+    pub fn is_empty_non_terminal(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+}
+
+/// The outcome of looking a name up in one zone (RFC 1034 §4.3.2 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'z> {
+    /// The node exists (maybe by wildcard synthesis) and has the asked type.
+    Answer {
+        node: &'z Node,
+        rrset: &'z SnapshotRrset,
+        wildcard: bool,
+    },
+    /// The node has a CNAME and the query is for another type: restart at the target.
+    Cname {
+        node: &'z Node,
+        rrset: &'z SnapshotRrset,
+        wildcard: bool,
+    },
+    /// `ANY` at an existing node: the engine picks what to send (RFC 8482).
+    Any { node: &'z Node, wildcard: bool },
+    /// The node exists but has no RRset of the type (RFC 2308 §2.2 NODATA).
+    NoData { node: &'z Node, wildcard: bool },
+    /// The name is at or below a zone cut: refer to the child's servers.
+    Referral {
+        cut: &'z Node,
+        ns: &'z SnapshotRrset,
+    },
+    /// The name is below a DNAME owner: substitute and synthesise a CNAME (RFC 6672 §3.2).
+    Dname {
+        node: &'z Node,
+        rrset: &'z SnapshotRrset,
+    },
+    /// No such name and no wildcard covers it (RFC 2308 §2.1).
+    NxDomain,
+}
+
+/// The query-ready form of one zone.
+#[derive(Debug)]
+pub struct ZoneSnapshot {
+    origin: Name,
+    origin_key: Box<[u8]>,
+    nodes: FxHashMap<Box<[u8]>, Node>,
+    serial: u32,
+    /// The TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
+    negative_ttl: u32,
+}
+
+impl ZoneSnapshot {
+    /// Compiles a zone. The zone should have passed validation; without an apex SOA the snapshot
+    /// still compiles (serial 0) so a caller can decide what to do with it.
+    pub fn compile(zone: &Zone) -> ZoneSnapshot {
+        let origin_key: Box<[u8]> = zone.origin.to_lowercase().as_wire().into();
+        let mut grouped: FxHashMap<Box<[u8]>, (Name, Vec<SnapshotRrset>)> = FxHashMap::default();
+        for (owner, rtype, rrset) in zone.rrsets() {
+            let key: Box<[u8]> = owner.to_lowercase().as_wire().into();
+            let entry = grouped
+                .entry(key)
+                .or_insert_with(|| (owner.clone(), Vec::new()));
+            entry.1.push(SnapshotRrset {
+                rtype,
+                ttl: rrset.ttl,
+                rdatas: rrset.rdatas.clone().into_boxed_slice(),
+            });
+        }
+        // Empty non-terminals: every ancestor between an owner and the apex exists as a node.
+        let owners: Vec<Name> = grouped.values().map(|(name, _)| name.clone()).collect();
+        for owner in owners {
+            let mut current = owner.parent();
+            while let Some(name) = current {
+                if !name.is_subdomain_of(&zone.origin) {
+                    break;
+                }
+                let key: Box<[u8]> = name.to_lowercase().as_wire().into();
+                if grouped.contains_key(&key) {
+                    break;
+                }
+                current = name.parent();
+                grouped.insert(key, (name, Vec::new()));
+            }
+        }
+        let mut nodes = FxHashMap::with_capacity_and_hasher(grouped.len(), Default::default());
+        for (key, (owner, mut rrsets)) in grouped {
+            rrsets.sort_by_key(|s| s.rtype);
+            let is_apex = *key == *origin_key;
+            let is_delegation = !is_apex && rrsets.iter().any(|s| s.rtype == RType::NS);
+            nodes.insert(
+                key,
+                Node {
+                    owner,
+                    rrsets: rrsets.into_boxed_slice(),
+                    is_delegation,
+                },
+            );
+        }
+        let (serial, negative_ttl) = match zone.rrset(&zone.origin, RType::SOA) {
+            Some(set) => match set.rdatas.first() {
+                Some(RData::Soa(soa)) => (soa.serial, soa.minimum.min(set.ttl)),
+                _ => (0, 0),
+            },
+            None => (0, 0),
+        };
+        ZoneSnapshot {
+            origin: zone.origin.clone(),
+            origin_key,
+            nodes,
+            serial,
+            negative_ttl,
+        }
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// The zone's name, lower-cased, in wire form (the catalog key).
+    pub fn origin_key(&self) -> &[u8] {
+        &self.origin_key
+    }
+
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    pub fn negative_ttl(&self) -> u32 {
+        self.negative_ttl
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The node at a lower-cased wire name, occluded or not (glue lookups use this directly).
+    pub fn node(&self, lower_wire: &[u8]) -> Option<&Node> {
+        self.nodes.get(lower_wire)
+    }
+
+    pub fn apex(&self) -> Option<&Node> {
+        self.nodes.get(&self.origin_key)
+    }
+
+    /// Looks up a lower-cased wire qname that lies in this zone (the catalog guarantees it).
+    pub fn lookup(&self, qname: &[u8], qtype: RType) -> Lookup<'_> {
+        let mut offsets = [0u8; 128];
+        let labels = label_offsets(qname, &mut offsets);
+        let apex_pos = qname.len().saturating_sub(self.origin_key.len());
+        // Label starts from the apex down to the qname itself: apex_pos, then each label left of it.
+        let below = offsets[..labels]
+            .iter()
+            .rev()
+            .map(|&o| usize::from(o))
+            .filter(|&o| o < apex_pos);
+        let mut encloser = match self.nodes.get(&qname[apex_pos..]) {
+            Some(apex) => apex,
+            None => return Lookup::NxDomain,
+        };
+        if apex_pos == 0 {
+            return classify(encloser, qtype, false);
+        }
+        for pos in below {
+            // A DNAME at an ancestor redirects everything below it (RFC 6672 §2.3).
+            if let Some(dname) = encloser.rrset(RType::DNAME) {
+                return Lookup::Dname {
+                    node: encloser,
+                    rrset: dname,
+                };
+            }
+            let Some(node) = self.nodes.get(&qname[pos..]) else {
+                return self.wildcard(encloser, qname, qtype);
+            };
+            if node.is_delegation && !(pos == 0 && qtype == RType::DS) {
+                if let Some(ns) = node.rrset(RType::NS) {
+                    return Lookup::Referral { cut: node, ns };
+                }
+            }
+            if pos == 0 {
+                return classify(node, qtype, false);
+            }
+            encloser = node;
+        }
+        Lookup::NxDomain
+    }
+
+    /// RFC 4592 §3.3.1: the closest encloser exists, the next name does not; look for `*.<encloser>`.
+    fn wildcard(&self, encloser: &Node, qname: &[u8], qtype: RType) -> Lookup<'_> {
+        let encloser_key_len = encloser.owner.wire_len();
+        let suffix = &qname[qname.len() - encloser_key_len..];
+        let mut key = [0u8; MAX_NAME_LEN + 2];
+        key[0] = 1;
+        key[1] = b'*';
+        let total = 2 + suffix.len();
+        if total > MAX_NAME_LEN {
+            return Lookup::NxDomain;
+        }
+        key[2..total].copy_from_slice(suffix);
+        match self.nodes.get(&key[..total]) {
+            Some(source) => classify(source, qtype, true),
+            None => Lookup::NxDomain,
+        }
+    }
+}
+
+/// What an existing node answers for `qtype`.
+fn classify(node: &Node, qtype: RType, wildcard: bool) -> Lookup<'_> {
+    if qtype == RType::ANY {
+        return Lookup::Any { node, wildcard };
+    }
+    if let Some(rrset) = node.rrset(qtype) {
+        return Lookup::Answer {
+            node,
+            rrset,
+            wildcard,
+        };
+    }
+    if let Some(cname) = node.rrset(RType::CNAME) {
+        return Lookup::Cname {
+            node,
+            rrset: cname,
+            wildcard,
+        };
+    }
+    Lookup::NoData { node, wildcard }
+}
+
+/// Start offsets of the labels of a wire name, left to right; returns the count.
+fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
+    let mut count = 0usize;
+    let mut pos = 0usize;
+    while pos < wire.len() && wire[pos] != 0 && count < offsets.len() {
+        offsets[count] = pos as u8;
+        count += 1;
+        pos += usize::from(wire[pos]) + 1;
+    }
+    count
+}
+
+/// All served zones, keyed by lower-cased origin. Immutable: a change builds a new catalog that
+/// shares the unchanged zones and is swapped in whole.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    zones: FxHashMap<Box<[u8]>, Arc<ZoneSnapshot>>,
+}
+
+impl Catalog {
+    pub fn new(zones: impl IntoIterator<Item = Arc<ZoneSnapshot>>) -> Catalog {
+        let zones = zones
+            .into_iter()
+            .map(|z| (Box::<[u8]>::from(z.origin_key()), z))
+            .collect();
+        Catalog { zones }
+    }
+
+    /// A copy with `zone` added or replaced.
+    pub fn with_zone(&self, zone: Arc<ZoneSnapshot>) -> Catalog {
+        let mut zones = self.zones.clone();
+        zones.insert(zone.origin_key().into(), zone);
+        Catalog { zones }
+    }
+
+    /// A copy without the zone whose lower-cased origin is `origin_key`.
+    pub fn without_zone(&self, origin_key: &[u8]) -> Catalog {
+        let mut zones = self.zones.clone();
+        zones.remove(origin_key);
+        Catalog { zones }
+    }
+
+    /// The most specific zone containing a lower-cased wire qname (longest suffix match).
+    pub fn find(&self, qname: &[u8]) -> Option<&ZoneSnapshot> {
+        let mut pos = 0usize;
+        while pos < qname.len() {
+            if let Some(zone) = self.zones.get(&qname[pos..]) {
+                return Some(zone);
+            }
+            let len = usize::from(qname[pos]);
+            if len == 0 {
+                break;
+            }
+            pos += len + 1;
+        }
+        None
+    }
+
+    pub fn get(&self, origin_key: &[u8]) -> Option<&Arc<ZoneSnapshot>> {
+        self.zones.get(origin_key)
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<ZoneSnapshot>> {
+        self.zones.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nebula_wire::text::tokenize;
+    use nebula_wire::Class;
+
+    /// Builds a zone from `owner type rdata` lines (owners relative to example.).
+    fn zone(lines: &[&str]) -> Zone {
+        let origin: Name = "example.".parse().unwrap();
+        let mut zone = Zone::new(origin.clone(), Class::IN);
+        for line in lines {
+            let (owner, rest) = line.split_once(' ').unwrap();
+            let (rtype, rdata) = rest.split_once(' ').unwrap();
+            let owner = if owner == "@" {
+                origin.clone()
+            } else {
+                Name::from_text(owner, Some(&origin)).unwrap()
+            };
+            let rtype = RType::from_text(rtype).unwrap();
+            let rdata =
+                RData::from_tokens(rtype, &tokenize(rdata).unwrap(), Some(&origin)).unwrap();
+            zone.insert(owner, 3600, rdata);
+        }
+        zone
+    }
+
+    fn key(name: &str) -> Vec<u8> {
+        name.parse::<Name>()
+            .unwrap()
+            .to_lowercase()
+            .as_wire()
+            .to_vec()
+    }
+
+    fn kind(l: Lookup<'_>) -> String {
+        match l {
+            Lookup::Answer {
+                node,
+                rrset,
+                wildcard,
+            } => format!("answer {} {} wc={wildcard}", node.owner, rrset.rtype),
+            Lookup::Cname { node, wildcard, .. } => format!("cname {} wc={wildcard}", node.owner),
+            Lookup::Any { node, .. } => format!("any {}", node.owner),
+            Lookup::NoData { node, wildcard } => format!("nodata {} wc={wildcard}", node.owner),
+            Lookup::Referral { cut, .. } => format!("referral {}", cut.owner),
+            Lookup::Dname { node, .. } => format!("dname {}", node.owner),
+            Lookup::NxDomain => "nxdomain".to_owned(),
+        }
+    }
+
+    #[test]
+    fn rfc1034_lookup_decisions() {
+        let z = ZoneSnapshot::compile(&zone(&[
+            "@ SOA ns.example. admin.example. 1 2 3 4 300",
+            "@ NS ns.example.",
+            "ns A 192.0.2.1",
+            "www A 192.0.2.2",
+            "alias CNAME www",
+            "sub NS ns.sub",
+            "ns.sub A 192.0.2.3",
+            "sub DS 1 8 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
+            "*.wild TXT \"w\"",
+            "a.b.ent A 192.0.2.4",
+            "dn DNAME example.net.",
+        ]));
+        let check = |name: &str, qtype: RType, want: &str| {
+            assert_eq!(kind(z.lookup(&key(name), qtype)), want, "{name} {qtype}");
+        };
+        check("www.example.", RType::A, "answer www.example. A wc=false");
+        check("WWW.Example.", RType::A, "answer www.example. A wc=false");
+        check("www.example.", RType::AAAA, "nodata www.example. wc=false");
+        check("alias.example.", RType::A, "cname alias.example. wc=false");
+        check(
+            "alias.example.",
+            RType::CNAME,
+            "answer alias.example. CNAME wc=false",
+        );
+        check("nope.example.", RType::A, "nxdomain");
+        check("sub.example.", RType::A, "referral sub.example.");
+        check("deep.ns.sub.example.", RType::A, "referral sub.example.");
+        check("sub.example.", RType::DS, "answer sub.example. DS wc=false");
+        check(
+            "x.wild.example.",
+            RType::TXT,
+            "answer *.wild.example. TXT wc=true",
+        );
+        check(
+            "x.y.wild.example.",
+            RType::A,
+            "nodata *.wild.example. wc=true",
+        );
+        check("ent.example.", RType::A, "nodata ent.example. wc=false");
+        check("b.ent.example.", RType::A, "nodata b.ent.example. wc=false");
+        check("x.dn.example.", RType::A, "dname dn.example.");
+        check(
+            "dn.example.",
+            RType::DNAME,
+            "answer dn.example. DNAME wc=false",
+        );
+        check("example.", RType::NS, "answer example. NS wc=false");
+        check("example.", RType::ANY, "any example.");
+        assert_eq!(z.serial(), 1);
+        assert_eq!(z.negative_ttl(), 300);
+    }
+
+    #[test]
+    fn wildcard_does_not_cover_existing_or_ent_names() {
+        // RFC 4592 §2.2.2: an empty non-terminal blocks the wildcard.
+        let z = ZoneSnapshot::compile(&zone(&[
+            "@ SOA ns. admin. 1 2 3 4 5",
+            "* A 192.0.2.9",
+            "a.b A 192.0.2.1",
+        ]));
+        assert_eq!(
+            kind(z.lookup(&key("b.example."), RType::A)),
+            "nodata b.example. wc=false"
+        );
+        assert_eq!(kind(z.lookup(&key("c.b.example."), RType::A)), "nxdomain");
+        assert_eq!(
+            kind(z.lookup(&key("zz.example."), RType::A)),
+            "answer *.example. A wc=true"
+        );
+    }
+
+    #[test]
+    fn catalog_picks_most_specific_zone() {
+        let parent = Arc::new(ZoneSnapshot::compile(&zone(&[
+            "@ SOA ns. admin. 1 2 3 4 5",
+        ])));
+        let mut child_zone = Zone::new("sub.example.".parse().unwrap(), Class::IN);
+        child_zone.insert(
+            "sub.example.".parse().unwrap(),
+            60,
+            RData::Ns("ns.sub.example.".parse().unwrap()),
+        );
+        let child = Arc::new(ZoneSnapshot::compile(&child_zone));
+        let catalog = Catalog::new([parent, child]);
+        assert_eq!(
+            catalog
+                .find(&key("a.sub.example."))
+                .unwrap()
+                .origin()
+                .to_string(),
+            "sub.example."
+        );
+        assert_eq!(
+            catalog
+                .find(&key("a.example."))
+                .unwrap()
+                .origin()
+                .to_string(),
+            "example."
+        );
+        assert!(catalog.find(&key("example.org.")).is_none());
+        assert_eq!(catalog.without_zone(&key("sub.example.")).len(), 1);
+    }
+}
