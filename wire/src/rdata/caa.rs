@@ -89,13 +89,13 @@ impl Caa {
 
 fn check_tag(tag: &[u8]) -> Result<(), &'static str> {
     if tag.is_empty() {
-        return Err("CAA tag is empty");
+        return Err("tag is empty");
     }
     if tag.len() > 255 {
-        return Err("CAA tag longer than 255 octets");
+        return Err("tag longer than 255 octets");
     }
     if !tag.iter().all(u8::is_ascii_alphanumeric) {
-        return Err("CAA tag has a character other than a letter or digit");
+        return Err("tag has a character other than a letter or digit");
     }
     Ok(())
 }
@@ -115,10 +115,10 @@ mod tests {
     #[test]
     fn decode_refuses_bad_tags() {
         for (bytes, reason) in [
-            (&b"\x00\x00issue"[..], "CAA tag is empty"),
+            (&b"\x00\x00issue"[..], "tag is empty"),
             (
                 &b"\x00\x05is-ue"[..],
-                "CAA tag has a character other than a letter or digit",
+                "tag has a character other than a letter or digit",
             ),
         ] {
             let err = Caa::decode(&mut Reader::new(bytes)).unwrap_err();

@@ -83,7 +83,7 @@ pub fn check_regexp(regexp: &[u8]) -> Result<(), &'static str> {
         return Ok(());
     };
     if delimiter.is_ascii_digit() || matches!(delimiter, b'\\' | b'i' | 0) {
-        return Err("NAPTR regexp delimiter is a digit, backslash, 'i' or NUL");
+        return Err("regexp delimiter is a digit, backslash, 'i' or NUL");
     }
     let mut in_replacement = false;
     let mut in_flags = false;
@@ -96,7 +96,7 @@ pub fn check_regexp(regexp: &[u8]) -> Result<(), &'static str> {
         let c = rest[i];
         i += 1;
         if c == 0 {
-            return Err("NUL in NAPTR regexp");
+            return Err("NUL in regexp");
         }
         if c == delimiter {
             if !in_replacement {
@@ -104,27 +104,27 @@ pub fn check_regexp(regexp: &[u8]) -> Result<(), &'static str> {
             } else if !in_flags {
                 in_flags = true;
             } else {
-                return Err("NAPTR regexp has more than three delimiters");
+                return Err("regexp has more than three delimiters");
             }
             continue;
         }
         if in_flags {
             if c != b'i' {
-                return Err("NAPTR regexp flag other than 'i'");
+                return Err("regexp flag other than 'i'");
             }
             continue;
         }
         if c == b'\\' {
             let Some(&next) = rest.get(i) else {
-                return Err("NAPTR regexp ends in a backslash");
+                return Err("regexp ends in a backslash");
             };
             i += 1;
             if next == 0 {
-                return Err("NUL in NAPTR regexp");
+                return Err("NUL in regexp");
             }
             if in_replacement && next.is_ascii_digit() {
                 if next == b'0' {
-                    return Err("NAPTR regexp back-reference \\0");
+                    return Err("regexp back-reference \\0");
                 }
                 highest_reference = highest_reference.max(next - b'0');
             }
@@ -147,10 +147,10 @@ pub fn check_regexp(regexp: &[u8]) -> Result<(), &'static str> {
         }
     }
     if !in_flags {
-        return Err("NAPTR regexp needs three delimiters");
+        return Err("regexp needs three delimiters");
     }
     if highest_reference > groups {
-        return Err("NAPTR regexp back-reference to a missing group");
+        return Err("regexp back-reference to a missing group");
     }
     Ok(())
 }
@@ -183,14 +183,14 @@ mod tests {
         for (bad, reason) in [
             (
                 "1abc1d1",
-                "NAPTR regexp delimiter is a digit, backslash, 'i' or NUL",
+                "regexp delimiter is a digit, backslash, 'i' or NUL",
             ),
-            ("!abc!d", "NAPTR regexp needs three delimiters"),
-            ("!a!b!i!", "NAPTR regexp has more than three delimiters"),
-            ("!a!b!x", "NAPTR regexp flag other than 'i'"),
-            ("!a!\\1!", "NAPTR regexp back-reference to a missing group"),
-            ("!(a)!\\0!", "NAPTR regexp back-reference \\0"),
-            ("!a!b\\", "NAPTR regexp ends in a backslash"),
+            ("!abc!d", "regexp needs three delimiters"),
+            ("!a!b!i!", "regexp has more than three delimiters"),
+            ("!a!b!x", "regexp flag other than 'i'"),
+            ("!a!\\1!", "regexp back-reference to a missing group"),
+            ("!(a)!\\0!", "regexp back-reference \\0"),
+            ("!a!b\\", "regexp ends in a backslash"),
         ] {
             assert_eq!(check_regexp(bad.as_bytes()), Err(reason), "{bad}");
         }
@@ -205,7 +205,7 @@ mod tests {
         let err = Naptr::decode(&mut Reader::new(&bytes)).unwrap_err();
         assert_eq!(
             err,
-            bad_rdata(RType::NAPTR, "NAPTR regexp needs three delimiters")
+            bad_rdata(RType::NAPTR, "regexp needs three delimiters")
         );
     }
 }

@@ -40,7 +40,7 @@ impl Sshfp {
         if Self::expected_len(fingerprint_type).is_some_and(|len| len != fingerprint.len()) {
             return Err(bad_rdata(
                 RType::SSHFP,
-                "SSHFP fingerprint length does not match its type",
+                "fingerprint length does not match its type",
             ));
         }
         Ok(Sshfp {
@@ -61,7 +61,7 @@ impl Sshfp {
         let fingerprint_type = f.u8("fingerprint type")?;
         let fingerprint = f.rest_hex("hexadecimal fingerprint")?;
         if Self::expected_len(fingerprint_type).is_some_and(|len| len != fingerprint.len()) {
-            return Err(f.invalid("SSHFP fingerprint length does not match its type"));
+            return Err(f.invalid("fingerprint length does not match its type"));
         }
         Ok(Sshfp {
             algorithm,
@@ -97,7 +97,7 @@ mod tests {
             Sshfp::decode(&mut Reader::new(&sha1)),
             Err(bad_rdata(
                 RType::SSHFP,
-                "SSHFP fingerprint length does not match its type"
+                "fingerprint length does not match its type"
             ))
         );
         // An unassigned type takes any length, even none.

@@ -35,7 +35,7 @@ impl Tlsa {
         if data.is_empty() {
             return Err(bad_rdata(
                 RType::TLSA,
-                "TLSA certificate association data is empty",
+                "certificate association data is empty",
             ));
         }
         Ok(Tlsa {
@@ -91,7 +91,7 @@ mod tests {
             Tlsa::decode(&mut Reader::new(&[3, 1, 1])),
             Err(bad_rdata(
                 RType::TLSA,
-                "TLSA certificate association data is empty"
+                "certificate association data is empty"
             ))
         );
         let tlsa = Tlsa::decode(&mut Reader::new(&[3, 1, 1, 0xAB])).unwrap();
