@@ -2,15 +2,16 @@
 //! held as a handle in a fixed table, so counting a query is one relaxed atomic add with no map
 //! lookup and no lock. Label values are enums: never a qname, never a client address.
 
-use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nebula_wire::{DecodeErrorKind, RType, Rcode};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::answer::{DropReason, Transport};
@@ -78,7 +79,7 @@ pub struct Metrics {
     registry: Registry,
     /// Indexed by [proto][qtype][rcode].
     queries: Vec<Counter>,
-    duration: Histogram,
+    duration: LatencyHistogram,
     dropped: Vec<Counter>,
     formerr: Vec<Counter>,
     resident_memory: Gauge<i64, AtomicI64>,
@@ -113,7 +114,7 @@ impl Metrics {
             "DNS queries answered, by transport, query type and response code",
             query_family,
         );
-        let duration = Histogram::new(exponential_buckets(0.000_005, 2.0, 18));
+        let duration = LatencyHistogram::default();
         registry.register_with_unit(
             "dns_query_duration",
             "Time from a query's arrival to its response being ready",
@@ -223,7 +224,7 @@ impl Metrics {
         if let Some(counter) = self.queries.get((p * QTYPES.len() + q) * RCODES.len() + r) {
             counter.inc();
         }
-        self.duration.observe(elapsed.as_secs_f64());
+        self.duration.observe(elapsed);
     }
 
     pub fn count_dropped(&self, reason: DropReason) {
@@ -261,6 +262,69 @@ impl Metrics {
         // Encoding into a String cannot fail except on fmt errors from our own label types.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Number of latency buckets: upper bounds 2^(10+i) ns, i.e. about 1 µs up to 1 s, then +Inf.
+const LATENCY_BUCKETS: usize = 21;
+
+/// A latency histogram made of relaxed atomics: recording is a bucket index from the bit length
+/// of the nanoseconds and three atomic adds, with no lock (prometheus-client's histogram takes a
+/// write lock per observation, which all workers would contend on).
+#[derive(Debug, Default, Clone)]
+pub struct LatencyHistogram {
+    cells: Arc<HistogramCells>,
+}
+
+#[derive(Debug, Default)]
+struct HistogramCells {
+    /// Non-cumulative counts; the last bucket is +Inf.
+    buckets: [AtomicU64; LATENCY_BUCKETS + 1],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let cells = &self.cells;
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        // Bucket i holds values ≤ 2^(10+i) ns.
+        let bits = 64 - nanos.saturating_sub(1).leading_zeros() as usize;
+        let index = bits.saturating_sub(10).min(LATENCY_BUCKETS);
+        cells.buckets[index].fetch_add(1, Ordering::Relaxed);
+        cells.count.fetch_add(1, Ordering::Relaxed);
+        cells.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn upper_bound_seconds(index: usize) -> f64 {
+        if index >= LATENCY_BUCKETS {
+            f64::MAX
+        } else {
+            (1u64 << (10 + index)) as f64 / 1e9
+        }
+    }
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let cells = &self.cells;
+        let buckets: Vec<(f64, u64)> = cells
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (Self::upper_bound_seconds(i), b.load(Ordering::Relaxed)))
+            .collect();
+        let sum = cells.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(
+            sum,
+            cells.count.load(Ordering::Relaxed),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -308,6 +372,16 @@ mod tests {
         assert!(text.contains("nebula_dns_formerr_total{reason=\"pointer_loop\"} 1"));
         assert!(text.contains("nebula_dns_dropped_total{reason=\"response\"} 0"));
         assert!(text.contains("nebula_dns_query_duration_seconds_count 2"));
+        // 20 µs lands in the ≤ 32.768 µs bucket (2^15 ns), cumulative from there on.
+        assert!(
+            text.contains("nebula_dns_query_duration_seconds_bucket{le=\"0.000016384\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("nebula_dns_query_duration_seconds_bucket{le=\"0.000032768\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("nebula_dns_query_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("nebula_build_info{version="));
         assert!(text.contains("nebula_process_resident_memory_bytes"));
     }
