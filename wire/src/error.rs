@@ -35,7 +35,8 @@ pub enum DecodeError {
     /// Label type 0b01 or 0b10 (RFC 6891 §5 retired extended label types).
     #[error("unsupported label type 0x{label_type:02x} at offset {offset}")]
     BadLabelType { offset: usize, label_type: u8 },
-    /// RDATA whose length does not match its type's format.
+    /// RDATA that breaks a rule of its type's format; `reason` names the rule (e.g. an SVCB
+    /// `mandatory` key missing, a DS digest of the wrong length for its digest type).
     #[error("bad RDATA for {rtype}: {reason}")]
     BadRdata {
         rtype: crate::RType,

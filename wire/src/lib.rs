@@ -1,8 +1,11 @@
 //! `nebula-wire`: the DNS message codec of NebulaDNS.
 //!
 //! Bytes in, values out: names ([`Name`]), the header, questions and records ([`Message`]),
-//! RDATA for every type the server handles ([`RData`], with RFC 3597 opaque data for the rest),
-//! and the presentation (text) format both ways. The crate is pure: no I/O, no clocks, no logging.
+//! RDATA for every type the server handles ([`RData`]: the RFC 1035 types, DNSSEC (DS, DNSKEY,
+//! RRSIG, NSEC, NSEC3), SVCB/HTTPS, CAA, NAPTR, SSHFP, TLSA, OPT with its options, TSIG; RFC 3597
+//! opaque data for the rest), EDNS as a typed view ([`Message::edns`]), and the presentation
+//! (text) format both ways, printed exactly as BIND prints it. The crate is pure: no I/O, no
+//! clocks, no logging.
 //!
 //! Decoding is strict by default and bounded on any input; every refusal is a [`DecodeError`]
 //! whose [`DecodeError::kind`] a server counts. [`QueryView`] decodes a query without allocating.

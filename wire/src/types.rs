@@ -151,7 +151,6 @@ code_point!(
     WALLET = 262 => "WALLET",
     TA = 32768 => "TA",
     DLV = 32769 => "DLV",
-    KEYDATA = 65533 => "KEYDATA",
 });
 
 impl RType {
