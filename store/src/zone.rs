@@ -24,7 +24,9 @@ pub enum Insert {
     /// The same RDATA was already in the RRset; nothing changed.
     Duplicate,
     /// Added, but the RRset already had another TTL, which it keeps.
-    TtlMismatch { kept: u32 },
+    TtlMismatch {
+        kept: u32,
+    },
 }
 
 /// One zone's data.
@@ -37,7 +39,11 @@ pub struct Zone {
 
 impl Zone {
     pub fn new(origin: Name, class: Class) -> Zone {
-        Zone { origin, class, rrsets: BTreeMap::new() }
+        Zone {
+            origin,
+            class,
+            rrsets: BTreeMap::new(),
+        }
     }
 
     /// Adds one record's data under `owner`.
@@ -45,7 +51,13 @@ impl Zone {
         let rtype = rdata.rtype();
         match self.rrsets.get_mut(&(owner.clone(), rtype)) {
             None => {
-                self.rrsets.insert((owner, rtype), Rrset { ttl, rdatas: vec![rdata] });
+                self.rrsets.insert(
+                    (owner, rtype),
+                    Rrset {
+                        ttl,
+                        rdatas: vec![rdata],
+                    },
+                );
                 Insert::Added
             }
             Some(set) => {
@@ -62,8 +74,34 @@ impl Zone {
         }
     }
 
+    /// Builds a zone from whole RRsets at once, for parsers of large zones: given in canonical
+    /// order (RFC 4034 §6.1 owner order, then type) the map is built in one linear pass, where
+    /// [`Zone::insert`] costs a tree descent per record. Any order is accepted; for a repeated
+    /// owner and type the last RRset wins, and empty RRsets are dropped.
+    pub fn from_rrsets(
+        origin: Name,
+        class: Class,
+        rrsets: impl IntoIterator<Item = (Name, RType, Rrset)>,
+    ) -> Zone {
+        let rrsets = rrsets
+            .into_iter()
+            .filter(|(_, _, set)| !set.rdatas.is_empty())
+            .map(|(owner, rtype, set)| ((owner, rtype), set))
+            .collect();
+        Zone {
+            origin,
+            class,
+            rrsets,
+        }
+    }
+
     /// Replaces (or with an empty RRset, removes) the RRset at `owner`/`rtype`.
-    pub fn replace_rrset(&mut self, owner: Name, rtype: RType, rrset: Option<Rrset>) -> Option<Rrset> {
+    pub fn replace_rrset(
+        &mut self,
+        owner: Name,
+        rtype: RType,
+        rrset: Option<Rrset>,
+    ) -> Option<Rrset> {
         match rrset {
             Some(set) if !set.rdatas.is_empty() => self.rrsets.insert((owner, rtype), set),
             _ => self.rrsets.remove(&(owner, rtype)),
@@ -77,11 +115,16 @@ impl Zone {
 
     /// All RRsets in canonical order.
     pub fn rrsets(&self) -> impl Iterator<Item = (&Name, RType, &Rrset)> {
-        self.rrsets.iter().map(|((name, rtype), set)| (name, *rtype, set))
+        self.rrsets
+            .iter()
+            .map(|((name, rtype), set)| (name, *rtype, set))
     }
 
     /// The RRsets at one owner name, in type order.
-    pub fn rrsets_at<'a>(&'a self, owner: &'a Name) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
+    pub fn rrsets_at<'a>(
+        &'a self,
+        owner: &'a Name,
+    ) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
         self.rrsets
             .range((owner.clone(), RType(0))..=(owner.clone(), RType(u16::MAX)))
             .map(|((_, rtype), set)| (*rtype, set))
@@ -129,7 +172,10 @@ mod tests {
         let a = |n| RData::A(Ipv4Addr::new(192, 0, 2, n));
         assert_eq!(zone.insert(www.clone(), 300, a(1)), Insert::Added);
         assert_eq!(zone.insert(www.clone(), 300, a(1)), Insert::Duplicate);
-        assert_eq!(zone.insert(www.clone(), 600, a(2)), Insert::TtlMismatch { kept: 300 });
+        assert_eq!(
+            zone.insert(www.clone(), 600, a(2)),
+            Insert::TtlMismatch { kept: 300 }
+        );
         assert_eq!(zone.record_count(), 2);
         assert_eq!(zone.rrsets_at(&www).count(), 1);
     }
