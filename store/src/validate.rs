@@ -1,1 +1,551 @@
-//! (in progress)
+//! Whether a [`Zone`] is fit to serve: the checks `named-checkzone` makes, with messages that name
+//! the record and the fix.
+//!
+//! | rule | severity | source |
+//! |---|---|---|
+//! | no SOA at the apex, or more than one | error | RFC 1035 §5.2 |
+//! | SOA below the apex | error | RFC 1035 §5.2 |
+//! | no NS at the apex | error | RFC 1035 §5.2 |
+//! | CNAME beside other data (RRSIG and NSEC allowed) | error | RFC 1034 §3.6.2, RFC 2181 §10.1, RFC 4035 §2.5 |
+//! | more than one CNAME, or more than one DNAME, at a name | error | RFC 2181 §10.1, RFC 6672 §2.4 |
+//! | data below a DNAME | error ¹ | RFC 6672 §2.3 |
+//! | data outside the zone | error ¹ | RFC 1034 §4.2 |
+//! | TTL above 2^31 - 1 | error ¹ | RFC 2181 §8 |
+//! | NS, MX or SRV target that is a CNAME | warning | RFC 2181 §10.3 (BIND's default: warn) |
+//! | in-zone NS target with no address, or missing glue below a zone cut | error ¹ | RFC 1034 §4.2.1 |
+//! | in-zone MX or SRV target with no address | warning | BIND's default |
+//! | data below a zone cut that is not glue (occluded, never served) | warning | RFC 1034 §4.2.1 |
+//! | records of one RRset with different TTLs | warning | RFC 2181 §5.2 (found by the parsers) |
+//!
+//! ¹ Stricter than `named-checkzone`, deliberately: BIND drops out-of-zone data with a warning,
+//! loads a zone with data below a DNAME, serves a TTL above 2^31 - 1 as 0 and only warns about
+//! name servers without addresses. NebulaDNS refuses data it would silently not serve as
+//! written, and a delegation that cannot be followed.
+//!
+//! Label and name lengths (RFC 1035 §2.3.4) cannot be wrong here: [`Name`] enforces them, so
+//! the parsers report them. A target covered by a wildcard (RFC 4592) counts as having
+//! addresses when the wildcard owner has them, as BIND's lookup does.
+
+use std::collections::{HashMap, HashSet};
+
+use nebula_wire::{Name, RData, RType};
+
+use crate::error::{Diagnostic, Problem};
+use crate::master::{Parsed, SourceMap};
+use crate::zone::{Rrset, Zone};
+
+/// The largest TTL RFC 2181 §8 allows.
+pub const MAX_TTL: u32 = (1 << 31) - 1;
+
+/// Checks a parsed zone: its parse warnings followed by [`validate`]'s findings.
+pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
+    let mut diagnostics = parsed.warnings.clone();
+    diagnostics.extend(validate(&parsed.zone, Some(&parsed.sources)));
+    diagnostics
+}
+
+/// True if any diagnostic is an error.
+pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(Diagnostic::is_error)
+}
+
+/// Runs every rule on `zone`. `sources` (from the parser, for the zone as parsed) adds the file
+/// and line of each RRset to the messages.
+pub fn validate(zone: &Zone, sources: Option<&SourceMap>) -> Vec<Diagnostic> {
+    let mut checker = Checker::new(zone, sources);
+    checker.apex();
+    checker.walk();
+    checker.targets();
+    checker.diagnostics
+}
+
+/// What a target name has, looked up once per distinct target.
+#[derive(Debug, Clone, Copy)]
+struct TargetFacts {
+    cname: bool,
+    address: bool,
+}
+
+struct Checker<'z> {
+    zone: &'z Zone,
+    sources: Option<&'z SourceMap>,
+    diagnostics: Vec<Diagnostic>,
+    /// Owners of NS RRsets below the apex: the zone cuts (RFC 1034 §4.2.1).
+    cuts: HashSet<&'z Name>,
+    /// In-zone NS targets: their addresses below a cut are glue.
+    ns_targets: HashSet<&'z Name>,
+    facts: HashMap<&'z Name, TargetFacts>,
+}
+
+impl<'z> Checker<'z> {
+    fn new(zone: &'z Zone, sources: Option<&'z SourceMap>) -> Checker<'z> {
+        let mut cuts = HashSet::new();
+        let mut ns_targets = HashSet::new();
+        for (owner, rtype, rrset) in zone.rrsets() {
+            if rtype != RType::NS || !owner.is_subdomain_of(&zone.origin) {
+                continue;
+            }
+            if *owner != zone.origin {
+                cuts.insert(owner);
+            }
+            for rdata in &rrset.rdatas {
+                if let RData::Ns(target) = rdata {
+                    if target.is_subdomain_of(&zone.origin) {
+                        ns_targets.insert(target);
+                    }
+                }
+            }
+        }
+        Checker {
+            zone,
+            sources,
+            diagnostics: Vec::new(),
+            cuts,
+            ns_targets,
+            facts: HashMap::new(),
+        }
+    }
+
+    fn at(
+        &self,
+        index: usize,
+        problem: Problem,
+        severity_error: bool,
+        owner: &Name,
+        rtype: Option<RType>,
+    ) -> Diagnostic {
+        let diagnostic = if severity_error {
+            Diagnostic::error(problem)
+        } else {
+            Diagnostic::warning(problem)
+        };
+        diagnostic
+            .at(self.sources.and_then(|s| s.location(index)))
+            .owner(owner, rtype)
+    }
+
+    fn push(
+        &mut self,
+        index: usize,
+        problem: Problem,
+        error: bool,
+        owner: &Name,
+        rtype: Option<RType>,
+    ) {
+        let diagnostic = self.at(index, problem, error, owner, rtype);
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// SOA and NS at the apex (RFC 1035 §5.2).
+    fn apex(&mut self) {
+        let origin = &self.zone.origin;
+        match self.zone.rrset(origin, RType::SOA) {
+            None => self
+                .diagnostics
+                .push(Diagnostic::error(Problem::NoSoa).owner(origin, None)),
+            Some(set) if set.rdatas.len() > 1 => {
+                let index = self.index_of(origin, RType::SOA);
+                self.push(
+                    index,
+                    Problem::MultipleSoa(set.rdatas.len()),
+                    true,
+                    origin,
+                    Some(RType::SOA),
+                );
+            }
+            Some(_) => {}
+        }
+        if self.zone.rrset(origin, RType::NS).is_none() {
+            self.diagnostics
+                .push(Diagnostic::error(Problem::NoApexNs).owner(origin, None));
+        }
+    }
+
+    /// The position of an RRset in zone order (only for the few apex messages).
+    fn index_of(&self, owner: &Name, rtype: RType) -> usize {
+        self.zone
+            .rrsets()
+            .position(|(n, t, _)| n == owner && t == rtype)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// One pass over the RRsets in canonical order, an owner at a time. Canonical order puts
+    /// every name right after its ancestors' data and before any name outside its subtree, so
+    /// the enclosing cut or DNAME is a single "current" name.
+    fn walk(&mut self) {
+        let zone = self.zone;
+        let origin = &zone.origin;
+        let mut group: Vec<(usize, RType, &'z Rrset)> = Vec::new();
+        let mut owner: Option<&'z Name> = None;
+        let mut cut: Option<&'z Name> = None;
+        let mut dname: Option<&'z Name> = None;
+        let mut rrsets = zone.rrsets().enumerate().peekable();
+        while let Some((index, (name, rtype, rrset))) = rrsets.next() {
+            if owner != Some(name) {
+                owner = Some(name);
+                group.clear();
+            }
+            group.push((index, rtype, rrset));
+            if rrsets.peek().is_some_and(|(_, (next, _, _))| *next == name) {
+                continue;
+            }
+            // `group` holds every RRset at `name`.
+            if cut.is_some_and(|c| !name.is_subdomain_of(c)) {
+                cut = None;
+            }
+            if dname.is_some_and(|d| !name.is_subdomain_of(d)) {
+                dname = None;
+            }
+            self.owner_rules(name, &group);
+            if !name.is_subdomain_of(origin) {
+                let (first, _, _) = group[0];
+                self.push(
+                    first,
+                    Problem::OutOfZone {
+                        origin: origin.clone(),
+                    },
+                    true,
+                    name,
+                    None,
+                );
+                continue;
+            }
+            if let Some(d) = dname {
+                let (first, _, _) = group[0];
+                self.push(
+                    first,
+                    Problem::BelowDname { dname: d.clone() },
+                    true,
+                    name,
+                    None,
+                );
+                continue;
+            }
+            match cut {
+                Some(c) => self.occluded(name, c, &group),
+                None => {
+                    if self.cuts.contains(name) {
+                        self.occluded(name, name, &group);
+                        cut = Some(name);
+                    }
+                }
+            }
+            if group.iter().any(|&(_, t, _)| t == RType::DNAME) {
+                dname = Some(name);
+            }
+        }
+    }
+
+    /// Rules about the RRsets at one owner.
+    fn owner_rules(&mut self, name: &'z Name, group: &[(usize, RType, &'z Rrset)]) {
+        let origin = &self.zone.origin;
+        let cname = group.iter().find(|&&(_, t, _)| t == RType::CNAME);
+        if let Some(&(index, _, _)) = cname {
+            let other = group
+                .iter()
+                .find(|&&(_, t, _)| !matches!(t, RType::CNAME | RType::RRSIG | RType::NSEC));
+            if let Some(&(_, other, _)) = other {
+                self.push(
+                    index,
+                    Problem::CnameAndOtherData { other },
+                    true,
+                    name,
+                    Some(RType::CNAME),
+                );
+            }
+        }
+        for &(index, rtype, rrset) in group {
+            if matches!(rtype, RType::CNAME | RType::DNAME) && rrset.rdatas.len() > 1 {
+                let problem = Problem::MultipleSingleton {
+                    rtype,
+                    count: rrset.rdatas.len(),
+                };
+                self.push(index, problem, true, name, Some(rtype));
+            }
+            if rtype == RType::SOA && name != origin {
+                self.push(index, Problem::SoaNotAtApex, true, name, Some(rtype));
+            }
+            if rrset.ttl > MAX_TTL {
+                self.push(
+                    index,
+                    Problem::TtlTooLarge(rrset.ttl),
+                    true,
+                    name,
+                    Some(rtype),
+                );
+            }
+        }
+    }
+
+    /// Data at or below the zone cut `cut` that is not served: at the cut only NS, DS and their
+    /// DNSSEC records are the parent's; below it only addresses of name servers (glue).
+    fn occluded(&mut self, name: &'z Name, cut: &'z Name, group: &[(usize, RType, &'z Rrset)]) {
+        let at_cut = name == cut;
+        let glue_owner = self.ns_targets.contains(name);
+        for &(index, rtype, _) in group {
+            let served = match rtype {
+                RType::NS | RType::DS | RType::NSEC | RType::RRSIG => at_cut,
+                RType::A | RType::AAAA => glue_owner,
+                _ => false,
+            };
+            if !served {
+                self.push(
+                    index,
+                    Problem::Occluded { cut: cut.clone() },
+                    false,
+                    name,
+                    Some(rtype),
+                );
+            }
+        }
+    }
+
+    /// NS, MX and SRV targets inside the zone (RFC 1034 §4.2.1, RFC 2181 §10.3).
+    fn targets(&mut self) {
+        let zone = self.zone;
+        let origin = &zone.origin;
+        for (index, (owner, rtype, rrset)) in zone.rrsets().enumerate() {
+            if !matches!(rtype, RType::NS | RType::MX | RType::SRV)
+                || !owner.is_subdomain_of(origin)
+            {
+                continue;
+            }
+            // NS at or below a cut is the child's business, except the cut's own NS.
+            if rtype != RType::NS && self.below_cut(owner).is_some() {
+                continue;
+            }
+            for rdata in &rrset.rdatas {
+                let target = match rdata {
+                    RData::Ns(target) => target,
+                    RData::Mx { exchange, .. } => exchange,
+                    RData::Srv(srv) => &srv.target,
+                    _ => continue,
+                };
+                // "." is the null MX (RFC 7505) or "no service" SRV (RFC 2782).
+                if target.is_root() || !target.is_subdomain_of(origin) {
+                    continue;
+                }
+                let facts = self.facts(target);
+                if facts.cname {
+                    let problem = Problem::TargetIsCname {
+                        rtype,
+                        target: target.clone(),
+                    };
+                    self.push(index, problem, false, owner, Some(rtype));
+                } else if !facts.address {
+                    let problem = match (rtype, self.below_cut(target)) {
+                        (RType::NS, Some(cut)) => Problem::MissingGlue {
+                            target: target.clone(),
+                            cut: cut.clone(),
+                        },
+                        _ => Problem::TargetHasNoAddress {
+                            rtype,
+                            target: target.clone(),
+                        },
+                    };
+                    let error = rtype == RType::NS;
+                    self.push(index, problem, error, owner, Some(rtype));
+                }
+            }
+        }
+    }
+
+    /// The zone cut at or above `name` (below the apex), if any.
+    fn below_cut(&self, name: &Name) -> Option<&'z Name> {
+        let origin = &self.zone.origin;
+        if self.cuts.is_empty() {
+            return None;
+        }
+        let mut current = name.clone();
+        while current != *origin && current.is_subdomain_of(origin) {
+            if let Some(cut) = self.cuts.get(&current) {
+                return Some(cut);
+            }
+            current = current.parent()?;
+        }
+        None
+    }
+
+    fn facts(&mut self, target: &'z Name) -> TargetFacts {
+        if let Some(facts) = self.facts.get(target) {
+            return *facts;
+        }
+        let zone = self.zone;
+        let mut cname = false;
+        let mut address = false;
+        let mut exists = false;
+        for (rtype, _) in zone.rrsets_at(target) {
+            exists = true;
+            cname |= rtype == RType::CNAME;
+            address |= matches!(rtype, RType::A | RType::AAAA);
+        }
+        if !exists {
+            // RFC 4592: a wildcard at the closest existing ancestor may synthesise the name.
+            address = self.wildcard_has_address(target);
+        }
+        let facts = TargetFacts { cname, address };
+        self.facts.insert(target, facts);
+        facts
+    }
+
+    fn wildcard_has_address(&self, name: &Name) -> bool {
+        let origin = &self.zone.origin;
+        let mut current = name.parent();
+        while let Some(parent) = current {
+            if !parent.is_subdomain_of(origin) {
+                break;
+            }
+            if let Ok(wildcard) = parent.prepend_label(b"*") {
+                if self
+                    .zone
+                    .rrsets_at(&wildcard)
+                    .any(|(t, _)| matches!(t, RType::A | RType::AAAA))
+                {
+                    return true;
+                }
+            }
+            if parent == *origin {
+                break;
+            }
+            current = parent.parent();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+    use crate::error::Severity;
+    use crate::master::parse_str;
+
+    const HEAD: &str =
+        "$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n  NS ns1\nns1 A 192.0.2.1\n";
+
+    /// Parses `body` after a good SOA/NS head (unless it starts with `!`) and returns
+    /// `line severity code` for every validation finding.
+    fn check(body: &str) -> Vec<String> {
+        let text = match body.strip_prefix('!') {
+            Some(raw) => raw.to_owned(),
+            None => format!("{HEAD}{body}"),
+        };
+        let origin: Name = "example.com.".parse().unwrap();
+        let parsed = parse_str(&text, &origin, "t").unwrap_or_else(|e| panic!("{e}"));
+        validate(&parsed.zone, Some(&parsed.sources))
+            .iter()
+            .map(|d| {
+                let line = d
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.line())
+                    .map_or("-".to_owned(), |l| l.to_string());
+                let severity = if d.severity == Severity::Error {
+                    "E"
+                } else {
+                    "W"
+                };
+                format!("{line} {severity} {}", d.problem.code())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn good_zone_has_no_findings() {
+        let body = "www A 192.0.2.2\n  AAAA 2001:db8::2\n@ MX 10 www\n_sip._tcp SRV 0 0 5060 www\nalias CNAME www\n\
+                    alias RRSIG CNAME 8 3 300 20300101000000 20200101000000 1 example.com. AAAA\n\
+                    sub NS ns.sub\nns.sub A 192.0.2.5\nother NS ns.example.net.\n@ MX 0 .\n";
+        assert_eq!(check(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn apex_rules() {
+        assert_eq!(
+            check("!$TTL 1\n@ NS ns1\nns1 A 192.0.2.1\n"),
+            ["- E no_soa"]
+        );
+        assert_eq!(
+            check("!$TTL 1\n@ SOA ns1 hm 1 2 3 4 5\nns1 A 192.0.2.1\n"),
+            ["- E no_apex_ns"]
+        );
+        assert_eq!(check("@ SOA ns2 hm 2 2 3 4 5\n"), ["2 E multiple_soa"]);
+        assert_eq!(check("sub SOA ns2 hm 2 2 3 4 5\n"), ["5 E soa_not_at_apex"]);
+    }
+
+    #[test]
+    fn cname_rules() {
+        assert_eq!(
+            check("www CNAME ns1\nwww A 192.0.2.9\n"),
+            ["5 E cname_and_other_data"]
+        );
+        assert_eq!(
+            check("www CNAME ns1\nwww CNAME ns2\n"),
+            ["5 E multiple_singleton"]
+        );
+        assert_eq!(
+            check("@ CNAME other.example.net.\n"),
+            ["5 E cname_and_other_data"]
+        );
+        assert_eq!(
+            check("www CNAME ns1\nwww NSEC ns1 CNAME NSEC\n"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn dname_rules() {
+        assert_eq!(
+            check("d DNAME example.net.\nd DNAME example.org.\n"),
+            ["5 E multiple_singleton"]
+        );
+        assert_eq!(
+            check("d DNAME example.net.\nd CNAME x\n"),
+            ["6 E cname_and_other_data"]
+        );
+        assert_eq!(
+            check("d DNAME example.net.\nx.d A 192.0.2.1\ny.x.d A 192.0.2.1\nz A 192.0.2.1\n"),
+            ["6 E below_dname", "7 E below_dname"]
+        );
+    }
+
+    #[test]
+    fn out_of_zone_and_ttl() {
+        assert_eq!(check("www.example.org. A 192.0.2.1\n"), ["5 E out_of_zone"]);
+        assert_eq!(check("www 2147483648 A 192.0.2.1\n"), ["5 E ttl_too_large"]);
+        assert_eq!(check("www 2147483647 A 192.0.2.1\n"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn target_rules() {
+        assert_eq!(check("@ NS ns2\nns2 CNAME ns1\n"), ["3 W target_is_cname"]);
+        assert_eq!(
+            check("  MX 10 mail\nmail CNAME ns1\n"),
+            ["5 W target_is_cname"]
+        );
+        assert_eq!(
+            check("_s._tcp SRV 0 0 1 t\nt CNAME ns1\n"),
+            ["5 W target_is_cname"]
+        );
+        assert_eq!(check("@ NS ns3\n"), ["3 E target_has_no_address"]);
+        assert_eq!(check("  MX 10 nowhere\n"), ["5 W target_has_no_address"]);
+        assert_eq!(check("sub NS ns.sub\n"), ["5 E missing_glue"]);
+        assert_eq!(
+            check("sub NS ns.other.example.com.\n"),
+            ["5 E target_has_no_address"]
+        );
+        assert_eq!(
+            check("@ NS ns9\n*.example.com. A 192.0.2.9\n"),
+            Vec::<String>::new()
+        );
+        // Targets outside the zone are not checked.
+        assert_eq!(check("  MX 10 mail.example.net.\n"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn occluded_data() {
+        assert_eq!(
+            check("sub NS ns.sub\nns.sub A 192.0.2.5\nwww.sub A 192.0.2.6\nsub A 192.0.2.7\nsub DS 1 8 2 abababababababababababababababababababababababababababababababab\nx.sub TXT hi\n"),
+            ["8 W occluded", "7 W occluded", "10 W occluded"]
+        );
+    }
+}
