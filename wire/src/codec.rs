@@ -4,8 +4,6 @@
 //! The decoder is bounded on any input: every read checks its length first, and a compression
 //! pointer must point strictly below the previous jump target, so pointer chains always end.
 
-use std::collections::HashMap;
-
 use crate::error::DecodeError;
 use crate::name::{Name, NameBuf, MAX_LABEL_LEN, MAX_NAME_LEN};
 
@@ -246,7 +244,7 @@ pub enum NameKind {
 pub struct Writer {
     buf: Vec<u8>,
     /// Lower-cased suffix hash → offset of a prior occurrence; `None` disables compression.
-    compression: Option<HashMap<u64, u16>>,
+    compression: Option<CompressionTable>,
     canonical: bool,
 }
 
@@ -255,7 +253,7 @@ impl Writer {
     pub fn message(capacity: usize) -> Writer {
         Writer {
             buf: Vec::with_capacity(capacity),
-            compression: Some(HashMap::new()),
+            compression: Some(CompressionTable::new()),
             canonical: false,
         }
     }
@@ -328,8 +326,8 @@ impl Writer {
     /// `len` are forgotten too.
     pub fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
-        if let Some(map) = self.compression.as_mut() {
-            map.retain(|_, off| usize::from(*off) < len);
+        if let Some(table) = self.compression.as_mut() {
+            table.retain_below(len);
         }
     }
 
@@ -352,7 +350,7 @@ impl Writer {
             let suffix = &wire[pos..];
             let hash = suffix_hash(suffix);
             if kind == NameKind::Compressible {
-                if let Some(&target) = map.get(&hash) {
+                if let Some(target) = map.get(hash) {
                     if name_at_equals(&self.buf, usize::from(target), suffix) {
                         self.buf.push(0xC0 | (target >> 8) as u8);
                         self.buf.push(target as u8);
@@ -362,13 +360,118 @@ impl Writer {
             }
             let here = self.buf.len();
             if here < 0x4000 {
-                map.entry(hash).or_insert(here as u16);
+                map.insert_if_absent(hash, here as u16);
             }
             let len = usize::from(wire[pos]);
             self.buf.extend_from_slice(&wire[pos..pos + 1 + len]);
             pos += 1 + len;
         }
         self.buf.push(0);
+    }
+}
+
+/// Suffix hash → offset of its first occurrence in the message being written.
+///
+/// Open addressing with linear probing; emptied in O(1) by bumping a generation number, so a
+/// writer reused for every response keeps its table and never allocates once it has grown to
+/// the size its messages need (it doubles at half load).
+#[derive(Debug, Clone)]
+struct CompressionTable {
+    slots: Vec<Slot>,
+    generation: u32,
+    len: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    hash: u64,
+    offset: u16,
+    /// The slot is live only if this equals the table's generation.
+    generation: u32,
+}
+
+impl CompressionTable {
+    fn new() -> CompressionTable {
+        CompressionTable {
+            slots: vec![Slot::default(); 64],
+            generation: 1,
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill(Slot::default());
+            self.generation = 1;
+        }
+        self.len = 0;
+    }
+
+    fn get(&self, hash: u64) -> Option<u16> {
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.generation != self.generation {
+                return None;
+            }
+            if slot.hash == hash {
+                return Some(slot.offset);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert_if_absent(&mut self, hash: u64, offset: u16) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.generation != self.generation {
+                *slot = Slot {
+                    hash,
+                    offset,
+                    generation: self.generation,
+                };
+                self.len += 1;
+                return;
+            }
+            if slot.hash == hash {
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn live(&self) -> Vec<(u64, u16)> {
+        self.slots
+            .iter()
+            .filter(|s| s.generation == self.generation)
+            .map(|s| (s.hash, s.offset))
+            .collect()
+    }
+
+    fn grow(&mut self) {
+        let live = self.live();
+        self.slots = vec![Slot::default(); self.slots.len() * 2];
+        self.generation = 1;
+        self.len = 0;
+        for (hash, offset) in live {
+            self.insert_if_absent(hash, offset);
+        }
+    }
+
+    /// Forgets entries at or after `len` (the writer dropped those bytes).
+    fn retain_below(&mut self, len: usize) {
+        let live = self.live();
+        self.clear();
+        for (hash, offset) in live.into_iter().filter(|&(_, o)| usize::from(o) < len) {
+            self.insert_if_absent(hash, offset);
+        }
     }
 }
 
@@ -476,6 +579,36 @@ mod tests {
             decode(&msg, 0),
             Err(DecodeError::NameTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn compression_table_grows_resets_and_truncates() {
+        let mut w = Writer::message(64);
+        for round in 0..3 {
+            w.reset();
+            let mut starts = Vec::new();
+            for i in 0..300 {
+                starts.push(w.len());
+                let name = Name::from_text(&format!("h{i}.zone{}.example.", i % 7), None).unwrap();
+                w.name(name.as_wire(), NameKind::Compressible);
+            }
+            // Drop the last 100 names: later names must not point into the dropped bytes.
+            w.truncate(starts[200]);
+            let again = Name::from_text("h250.zone5.example.", None).unwrap();
+            let at = w.len();
+            w.name(again.as_wire(), NameKind::Compressible);
+            let bytes = w.as_bytes().to_vec();
+            for (i, &start) in starts[..200].iter().enumerate() {
+                let expected =
+                    Name::from_text(&format!("h{i}.zone{}.example.", i % 7), None).unwrap();
+                assert_eq!(
+                    Reader::at(&bytes, start).name(true).unwrap(),
+                    expected,
+                    "round {round} name {i}"
+                );
+            }
+            assert_eq!(Reader::at(&bytes, at).name(true).unwrap(), again);
+        }
     }
 
     #[test]
