@@ -620,6 +620,17 @@ impl Parser {
         }
     }
 
+    fn owned_error(
+        &mut self,
+        owner: Option<u32>,
+        state: &FileState<'_>,
+        entry: &Entry,
+        offset: usize,
+        problem: Problem,
+    ) {
+        self.report(Severity::Error, state, entry, offset, problem, owner, None);
+    }
+
     fn error(&mut self, state: &FileState<'_>, entry: &Entry, offset: usize, problem: Problem) {
         self.report(Severity::Error, state, entry, offset, problem, None, None);
     }
@@ -677,13 +688,14 @@ impl Parser {
                 .is_some_and(u8::is_ascii_digit)
             {
                 if ttl.is_some() {
-                    self.error(state, entry, starts[index], Problem::Repeated("TTL"));
+                    self.owned_error(owner, state, entry, starts[index], Problem::Repeated("TTL"));
                     return;
                 }
                 match parse_ttl(token.text) {
                     Some(value) => ttl = Some(value),
                     None => {
-                        self.error(
+                        self.owned_error(
+                            owner,
                             state,
                             entry,
                             starts[index],
@@ -694,7 +706,13 @@ impl Parser {
                 }
             } else if let Some(value) = record_class(token.text) {
                 if class.is_some() {
-                    self.error(state, entry, starts[index], Problem::Repeated("class"));
+                    self.owned_error(
+                        owner,
+                        state,
+                        entry,
+                        starts[index],
+                        Problem::Repeated("class"),
+                    );
                     return;
                 }
                 class = Some(value);
@@ -719,7 +737,8 @@ impl Parser {
             return;
         };
         if type_token.quoted {
-            self.error(
+            self.owned_error(
+                owner,
                 state,
                 entry,
                 starts[index],

@@ -11,15 +11,16 @@
 //! | data below a DNAME | error ¹ | RFC 6672 §2.3 |
 //! | data outside the zone | error ¹ | RFC 1034 §4.2 |
 //! | TTL above 2^31 - 1 | error ¹ | RFC 2181 §8 |
-//! | NS, MX or SRV target that is a CNAME | warning | RFC 2181 §10.3 (BIND's default: warn) |
-//! | in-zone NS target with no address, or missing glue below a zone cut | error ¹ | RFC 1034 §4.2.1 |
+//! | apex NS target that is a CNAME | error | RFC 2181 §10.3 (BIND refuses it too) |
+//! | other NS, MX or SRV target that is a CNAME | warning | RFC 2181 §10.3 (BIND's default: warn) |
+//! | in-zone NS target with no address (BIND refuses it too at the apex), or missing glue below a zone cut | error ¹ | RFC 1034 §4.2.1 |
 //! | in-zone MX or SRV target with no address | warning | BIND's default |
 //! | data below a zone cut that is not glue (occluded, never served) | warning | RFC 1034 §4.2.1 |
 //! | records of one RRset with different TTLs | warning | RFC 2181 §5.2 (found by the parsers) |
 //!
 //! ¹ Stricter than `named-checkzone`, deliberately: BIND drops out-of-zone data with a warning,
 //! loads a zone with data below a DNAME, serves a TTL above 2^31 - 1 as 0 and only warns about
-//! name servers without addresses. NebulaDNS refuses data it would silently not serve as
+//! name servers of a delegation without addresses. NebulaDNS refuses data it would silently not serve as
 //! written, and a delegation that cannot be followed.
 //!
 //! Label and name lengths (RFC 1035 §2.3.4) cannot be wrong here: [`Name`] enforces them, so
@@ -327,11 +328,13 @@ impl<'z> Checker<'z> {
                 }
                 let facts = self.facts(target);
                 if facts.cname {
+                    // BIND refuses an apex name server that is an alias, and warns elsewhere.
+                    let error = rtype == RType::NS && owner == origin;
                     let problem = Problem::TargetIsCname {
                         rtype,
                         target: target.clone(),
                     };
-                    self.push(index, problem, false, owner, Some(rtype));
+                    self.push(index, problem, error, owner, Some(rtype));
                 } else if !facts.address {
                     let problem = match (rtype, self.below_cut(target)) {
                         (RType::NS, Some(cut)) => Problem::MissingGlue {
@@ -517,7 +520,8 @@ mod tests {
 
     #[test]
     fn target_rules() {
-        assert_eq!(check("@ NS ns2\nns2 CNAME ns1\n"), ["3 W target_is_cname"]);
+        assert_eq!(check("@ NS ns2\nns2 CNAME ns1\n"), ["3 E target_is_cname"]);
+        assert_eq!(check("sub NS ns2\nns2 CNAME ns1\n"), ["5 W target_is_cname"]);
         assert_eq!(
             check("  MX 10 mail\nmail CNAME ns1\n"),
             ["5 W target_is_cname"]
