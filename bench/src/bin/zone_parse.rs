@@ -370,7 +370,7 @@ fn generate(path: &Path, wanted: u64) -> io::Result<u64> {
             writeln!(out, "host{host}\t300\tIN\tA\t{}", ipv4(host))?;
             if slot % 2 == 0 && slot < 6 {
                 // Owner inherited from the line above (RFC 1035 §5.1 blank owner).
-                writeln!(out, "\t\tIN\tAAAA\t2001:db8::{host:x}")?;
+                writeln!(out, "\t\tIN\tAAAA\t{}", ipv6(0, host))?;
             }
             host += 1;
         }
@@ -400,10 +400,7 @@ fn generate(path: &Path, wanted: u64) -> io::Result<u64> {
             "sub{cycle}\t86400\tIN\tNS\tns1.sub{cycle}\n\t86400\tIN\tNS\tns2.sub{cycle}"
         )?;
         writeln!(out, "ns1.sub{cycle}\t86400\tIN\tA\t{}", ipv4(first + 4))?;
-        writeln!(
-            out,
-            "ns2.sub{cycle}\t86400\tIN\tAAAA\t2001:db8:1::{cycle:x}"
-        )?;
+        writeln!(out, "ns2.sub{cycle}\t86400\tIN\tAAAA\t{}", ipv6(1, cycle))?;
         written += 21;
         cycle += 1;
     }
@@ -413,4 +410,47 @@ fn generate(path: &Path, wanted: u64) -> io::Result<u64> {
 
 fn ipv4(n: u64) -> String {
     format!("10.{}.{}.{}", (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF)
+}
+
+/// A distinct address in `2001:db8:<net>::/64` for every `n` below 2^32 (each group of an IPv6
+/// address holds 16 bits).
+fn ipv6(net: u16, n: u64) -> String {
+    format!(
+        "2001:db8:{net:x}::{:x}:{:x}",
+        (n >> 16) & 0xFFFF,
+        n & 0xFFFF
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_zone_parses_with_the_exact_record_count() {
+        let dir =
+            std::env::temp_dir().join(format!("nebula-zone-parse-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bench.example.zone");
+        let origin = Name::from_text(ORIGIN, None).unwrap();
+        for wanted in [100, 1_000, 1_234] {
+            assert_eq!(generate(&path, wanted).unwrap(), wanted);
+            let parsed = nebula_store::master::parse_file(&path, &origin).unwrap();
+            assert_eq!(parsed.zone.record_count() as u64, wanted);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn addresses_stay_valid_past_16_bits() {
+        for n in [0, 0xFFFF, 0x1_0000, 0xFFFF_FFFF] {
+            assert!(
+                ipv6(1, n).parse::<std::net::Ipv6Addr>().is_ok(),
+                "{}",
+                ipv6(1, n)
+            );
+        }
+        assert_ne!(ipv6(0, 0x1_0000), ipv6(0, 0));
+    }
 }
