@@ -134,6 +134,7 @@ async fn connection(
     let mut responder = Responder::new(shared.engine.clone());
     let mut query = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(4096);
+    let mut framed = Vec::with_capacity(4098);
     loop {
         let mut len = [0u8; 2];
         tokio::select! {
@@ -168,8 +169,13 @@ async fn connection(
         if response.is_empty() {
             continue;
         }
-        let framed_len = u16::try_from(response.len()).unwrap_or(u16::MAX);
-        stream.write_all(&framed_len.to_be_bytes()).await?;
-        stream.write_all(&response).await?;
+        // One write per response: length prefix and message in the same segment.
+        let Ok(framed_len) = u16::try_from(response.len()) else {
+            continue;
+        };
+        framed.clear();
+        framed.extend_from_slice(&framed_len.to_be_bytes());
+        framed.extend_from_slice(&response);
+        stream.write_all(&framed).await?;
     }
 }
