@@ -4,7 +4,9 @@
 Starts BIND (`named`) on a loopback port with a small zone, puts a recording UDP proxy in
 front of it, sends it the queries `dig` really sends (with EDNS, cookies, DO bit, ...) and
 stores each query and BIND's response as seeds; adds an AXFR over TCP and the zone file
-itself. Needs bind9 and dnsutils (Debian). Loopback only. Run from anywhere:
+itself. Needs bind9 and dnsutils (Debian). Loopback only. The other master_parse seeds are
+copies of store/tests/golden/*.zone, and seeds/toml_parse/ is written by hand. Run from
+anywhere:
 
     python3 fuzz/make_seeds.py
 """
