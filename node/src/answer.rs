@@ -419,6 +419,11 @@ fn resolve<'a>(
         if !nebula_wire::name::is_subdomain_wire(name, zone.origin_key()) {
             return;
         }
+        // A name that already owns a CNAME of the answer closes a loop (RFC 1034 §3.6.2): each
+        // record of the loop is sent once, as NSD and Knot do, not repeated up to MAX_CHAIN.
+        if answered_alias(query, chain, &building.answer, name) {
+            return;
+        }
         match zone.lookup(name, query.qtype) {
             Lookup::Answer { rrset, .. } => {
                 building.answer.push(Entry {
@@ -429,12 +434,16 @@ fn resolve<'a>(
                 return;
             }
             Lookup::Any { node, .. } => {
-                // RFC 8482 §4.1: answer ANY with one RRset: the lowest type present.
+                // RFC 8482 §4.1: answer ANY with one RRset: the lowest type present, with the
+                // additional data its type calls for, as for any answer (RFC 1034 §4.3.2 step 6).
                 match node.rrsets.iter().find(|s| s.rtype != RType::RRSIG) {
-                    Some(rrset) => building.answer.push(Entry {
-                        owner,
-                        rrset: EntryData::Rrset(rrset),
-                    }),
+                    Some(rrset) => {
+                        building.answer.push(Entry {
+                            owner,
+                            rrset: EntryData::Rrset(rrset),
+                        });
+                        additional_for(zone, rrset, building);
+                    }
                     None => negative(zone, building, Rcode::NOERROR),
                 }
                 return;
@@ -477,6 +486,12 @@ fn resolve<'a>(
                             },
                         });
                         owner = Owner::Chain(index);
+                        // The synthesised CNAME is itself the answer to a CNAME query
+                        // (RFC 6672 §3.2, RFC 1034 §4.3.2 step 3a: restart only when QTYPE
+                        // does not match CNAME).
+                        if query.qtype == RType::CNAME {
+                            return;
+                        }
                     }
                     Err(_) => {
                         // RFC 6672 §2.2: the substituted name is too long.
@@ -486,14 +501,17 @@ fn resolve<'a>(
                 }
             }
             Lookup::Referral { cut, ns } => {
+                // RFC 1034 §4.3.2 step 3b: the child's NS in the authority section and their
+                // addresses as additional data — also after a CNAME chain led here, when the
+                // answer (the chain) stays authoritative.
                 if building.answer.is_empty() {
                     building.aa = false;
-                    building.authority.push(Entry {
-                        owner: Owner::Name(&cut.owner),
-                        rrset: EntryData::Rrset(ns),
-                    });
-                    glue_for(zone, cut, ns, building);
                 }
+                building.authority.push(Entry {
+                    owner: Owner::Name(&cut.owner),
+                    rrset: EntryData::Rrset(ns),
+                });
+                glue_for(zone, cut, ns, building);
                 return;
             }
             Lookup::NoData { .. } => {
@@ -507,6 +525,29 @@ fn resolve<'a>(
             }
         }
     }
+}
+
+/// True if `name` (lower-cased wire form) owns a CNAME, real or synthesised, already in the
+/// answer.
+fn answered_alias(
+    query: &QueryView,
+    chain: &ChainNames,
+    answer: &Section<'_>,
+    name: &[u8],
+) -> bool {
+    answer.iter().any(|entry| {
+        let is_alias = match entry.rrset {
+            EntryData::Rrset(rrset) => rrset.rtype == RType::CNAME,
+            EntryData::SynthesizedCname { .. } => true,
+            EntryData::NegativeSoa { .. } | EntryData::ChaosTxt(_) => false,
+        };
+        let owner: &[u8] = match entry.owner {
+            Owner::Qname => query.qname.as_wire(),
+            Owner::Name(owner) => owner.as_wire(),
+            Owner::Chain(i) => chain.names.get(i).map_or(&[][..], Name::as_wire),
+        };
+        is_alias && owner.eq_ignore_ascii_case(name)
+    })
 }
 
 /// RFC 2308 §3: the apex SOA in the authority section, TTL = min(SOA TTL, MINIMUM).
@@ -530,14 +571,28 @@ fn additional_for<'a>(
     building: &mut Building<'a>,
 ) {
     for rdata in rrset.rdatas.iter() {
-        let target = match rdata {
-            RData::Ns(name) => name,
-            RData::Mx { exchange, .. } => exchange,
-            RData::Srv(srv) => &srv.target,
+        let (target, glue_allowed) = match rdata {
+            RData::Ns(name) => (name, true),
+            RData::Mx { exchange, .. } => (exchange, false),
+            RData::Srv(srv) => (&srv.target, false),
             _ => continue,
         };
+        // A mail or service host at or below a zone cut has only glue here, which is not
+        // authoritative data (RFC 1034 §4.2.1) and serves referrals only: no additional data
+        // for it, as NSD (the child's servers give the real addresses).
+        if !glue_allowed && at_or_below_cut(zone, target) {
+            continue;
+        }
         push_addresses(zone, target, building, false);
     }
+}
+
+/// True if `target`, a name of this zone, is at or below one of its zone cuts.
+fn at_or_below_cut(zone: &ZoneSnapshot, target: &Name) -> bool {
+    let mut lower = [0u8; MAX_NAME_LEN];
+    let key = lowercase_into(target.as_wire(), &mut lower);
+    nebula_wire::name::is_subdomain_wire(key, zone.origin_key())
+        && matches!(zone.lookup(key, RType::A), Lookup::Referral { .. })
 }
 
 /// Glue for a referral: addresses of NS targets inside this zone, occluded or not (RFC 9471).
@@ -691,6 +746,8 @@ mod tests {
         loop1 CNAME loop2\n\
         loop2 CNAME loop1\n\
         out CNAME www.example.net.\n\
+        todeleg CNAME host.sub\n\
+        mxglue MX 10 ns.sub\n\
         sub NS ns.sub\n\
         sub NS ns.other.\n\
         ns.sub A 192.0.2.3\n\
@@ -808,6 +865,86 @@ mod tests {
             ["out.example. 3600 IN CNAME www.example.net."]
         );
         assert_eq!(m.header.rcode, 0);
+    }
+
+    #[test]
+    fn cname_loop_records_are_sent_once() {
+        for (qname, qtype) in [("loop1.example.", RType::A), ("LOOP2.example.", RType::TXT)] {
+            let m = ask(qname, qtype);
+            // Compression may point the targets at the question's spelling: compare without case.
+            let mut got: Vec<String> = lines(&m.answers)
+                .iter()
+                .map(|l| l.to_ascii_lowercase())
+                .collect();
+            got.sort();
+            assert_eq!(
+                got,
+                [
+                    "loop1.example. 3600 in cname loop2.example.",
+                    "loop2.example. 3600 in cname loop1.example."
+                ],
+                "{qname}"
+            );
+            assert_eq!(m.header.rcode, 0);
+        }
+    }
+
+    #[test]
+    fn cname_into_a_delegation_adds_the_referral() {
+        let m = ask("todeleg.example.", RType::A);
+        assert!(m.header.aa, "the CNAME is authoritative data");
+        assert_eq!(
+            lines(&m.answers),
+            ["todeleg.example. 3600 IN CNAME host.sub.example."]
+        );
+        assert_eq!(m.authority.len(), 2, "the child's NS RRset");
+        assert_eq!(
+            lines(&m.additional),
+            ["ns.sub.example. 3600 IN A 192.0.2.3"]
+        );
+    }
+
+    #[test]
+    fn synthesised_cname_answers_a_cname_query() {
+        let m = ask("a.dn.example.", RType::CNAME);
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "dn.example. 3600 IN DNAME example.net.",
+                "a.dn.example. 3600 IN CNAME a.example.net."
+            ]
+        );
+        assert!(
+            m.authority.is_empty(),
+            "no negative SOA: the CNAME is the answer"
+        );
+    }
+
+    #[test]
+    fn minimal_any_keeps_additional_processing() {
+        let m = ask("example.", RType::ANY);
+        assert_eq!(
+            lines(&m.answers),
+            ["example. 3600 IN NS ns.example."],
+            "one RRset: the lowest type present"
+        );
+        assert_eq!(lines(&m.additional), ["ns.example. 3600 IN A 192.0.2.1"]);
+    }
+
+    #[test]
+    fn no_additional_glue_for_mail_hosts_below_a_cut() {
+        let m = ask("mxglue.example.", RType::MX);
+        assert_eq!(
+            lines(&m.answers),
+            ["mxglue.example. 3600 IN MX 10 ns.sub.example."]
+        );
+        assert!(m.additional.is_empty(), "ns.sub's address is glue");
+        let m = ask("host.sub.example.", RType::A);
+        assert_eq!(
+            lines(&m.additional),
+            ["ns.sub.example. 3600 IN A 192.0.2.3"],
+            "glue still goes with referrals"
+        );
     }
 
     #[test]
