@@ -399,7 +399,7 @@ fn resolve<'a>(
 ) {
     let mut lower_buf = [0u8; MAX_NAME_LEN];
     let qname_lower = lowercase_into(query.qname.as_wire(), &mut lower_buf);
-    let Some(zone) = catalog.find(qname_lower) else {
+    let Some(zone) = zone_for(catalog, qname_lower, query.qtype) else {
         building.rcode = Rcode::REFUSED;
         return;
     };
@@ -525,6 +525,25 @@ fn resolve<'a>(
             }
         }
     }
+}
+
+/// The zone that answers: the most specific one holding the name, except that DS at the apex of
+/// a zone whose parent we also serve is the parent's data (RFC 4035 §3.1.4.1, RFC 4034 §5).
+fn zone_for<'a>(
+    catalog: &'a Catalog,
+    qname_lower: &[u8],
+    qtype: RType,
+) -> Option<&'a ZoneSnapshot> {
+    let zone = catalog.find(qname_lower)?;
+    if qtype == RType::DS && zone.origin_key() == qname_lower {
+        if let Some(&label_len) = qname_lower.first().filter(|&&len| len > 0) {
+            let parent = &qname_lower[usize::from(label_len) + 1..];
+            if let Some(parent_zone) = catalog.find(parent) {
+                return Some(parent_zone);
+            }
+        }
+    }
+    Some(zone)
 }
 
 /// True if `name` (lower-cased wire form) owns a CNAME, real or synthesised, already in the
@@ -944,6 +963,48 @@ mod tests {
             lines(&m.additional),
             ["ns.sub.example. 3600 IN A 192.0.2.3"],
             "glue still goes with referrals"
+        );
+    }
+
+    #[test]
+    fn ds_at_a_child_apex_comes_from_the_parent() {
+        let mut child = nebula_store::zone::Zone::new("sub.example.".parse().unwrap(), Class::IN);
+        child.insert(
+            "sub.example.".parse().unwrap(),
+            60,
+            RData::from_tokens(
+                RType::SOA,
+                &nebula_wire::text::tokenize("ns.sub.example. admin.sub.example. 1 2 3 4 60")
+                    .unwrap(),
+                None,
+            )
+            .unwrap(),
+        );
+        let catalog = catalog().with_zone(Arc::new(ZoneSnapshot::compile(&child)));
+        let ask_both = |qname: &str, qtype: RType| {
+            let mut out = Vec::new();
+            responder().answer(
+                &query(qname, qtype, Class::IN, false),
+                "127.0.0.1".parse().unwrap(),
+                Transport::Udp,
+                &catalog,
+                0,
+                &mut out,
+            );
+            Message::decode(&out).unwrap()
+        };
+        let m = ask_both("SUB.example.", RType::DS);
+        assert!(m.header.aa);
+        assert_eq!(
+            lines(&m.authority),
+            ["example. 300 IN SOA ns.example. admin.example. 7 3600 900 604800 300"],
+            "the parent's negative answer"
+        );
+        let m = ask_both("sub.example.", RType::SOA);
+        assert_eq!(
+            lines(&m.answers),
+            ["sub.example. 60 IN SOA ns.sub.example. admin.sub.example. 1 2 3 4 60"],
+            "everything else from the child"
         );
     }
 
