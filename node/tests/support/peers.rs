@@ -798,7 +798,8 @@ control:
 }
 
 /// `nsd.conf` for NSD 4: no chroot, no user switch, no database file, every state file in `dir`,
-/// no remote control.
+/// no remote control, and no response rate limiting (Debian builds NSD with RRL on at 200 qps,
+/// which drops or truncates answers to a test asking faster than that).
 fn nsd_config(dir: &str, address: SocketAddr, zones: &[ZoneConfig]) -> String {
     let mut c = String::new();
     let _ = write!(
@@ -817,6 +818,8 @@ fn nsd_config(dir: &str, address: SocketAddr, zones: &[ZoneConfig]) -> String {
     xfrdir: "{dir}"
     pidfile: "{dir}/nsd.pid"
     verbosity: 2
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
 
 remote-control:
     control-enable: no

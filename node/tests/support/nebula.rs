@@ -1,0 +1,301 @@
+//! Our own server as a test process: [`Nebula::start`] writes a configuration with every listener
+//! on 127.0.0.1 port 0, starts the `nebuladns` binary, reads the bound DNS, HTTP and metrics
+//! addresses back from the lines it prints before `nebuladns: ready`, and stops it (SIGTERM, then
+//! SIGKILL) when dropped — the same life cycle as a real peer in [`super::peers`].
+//!
+//! ```ignore
+//! let zones = [ZoneConfig::primary("example.test.", "tests/data/conformance/example.test.zone")];
+//! let server = Nebula::start(env!("CARGO_BIN_EXE_nebuladns"), &zones)?;
+//! udp_exchange(server.dns(), &query_bytes, EXCHANGE_TIMEOUT)?;
+//! let text = server.metrics_text()?;
+//! ```
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::peers::{TempDir, ZoneConfig, ZoneSource, READY_TIMEOUT};
+
+/// A running `nebuladns`. Dropping it sends SIGTERM, waits up to five seconds, then kills it.
+#[derive(Debug)]
+pub struct Nebula {
+    child: Child,
+    dns: SocketAddr,
+    http: SocketAddr,
+    metrics: SocketAddr,
+    // Removed by its own drop, after `Nebula::drop` has stopped the process.
+    dir: TempDir,
+}
+
+impl Nebula {
+    /// Starts `binary` serving the primary zones of `zones` (secondaries are not supported yet)
+    /// and returns once it has printed `nebuladns: ready`.
+    ///
+    /// With port 0 the server binds UDP first and then TCP on the same port number, which another
+    /// process may hold already; such a start fails with "address in use" and is retried (as
+    /// [`super::peers::Peer`] does) up to five times.
+    pub fn start(binary: impl AsRef<Path>, zones: &[ZoneConfig]) -> io::Result<Nebula> {
+        let mut last = None;
+        for _ in 0..5 {
+            match Nebula::start_once(binary.as_ref(), zones) {
+                Ok(server) => return Ok(server),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("nebuladns did not start")))
+    }
+
+    fn start_once(binary: &Path, zones: &[ZoneConfig]) -> io::Result<Nebula> {
+        let dir = TempDir::new("nebuladns")?;
+        let config = config_text(dir.path(), zones)?;
+        let config_path = dir.path().join("nebuladns.toml");
+        fs::write(&config_path, config)?;
+        let log = File::create(dir.path().join("server.log"))?;
+        let mut child = Command::new(binary)
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout pipe"))?;
+        // Read the announcements on a thread so a silent server cannot block the test past the deadline.
+        let (lines_tx, lines_rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Nebula {
+            child,
+            dns: SocketAddr::from(([0, 0, 0, 0], 0)),
+            http: SocketAddr::from(([0, 0, 0, 0], 0)),
+            metrics: SocketAddr::from(([0, 0, 0, 0], 0)),
+            dir,
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let (mut dns, mut http, mut metrics) = (None, None, None);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines_rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Stdout closed: the process ended. Wait for it so its log is complete.
+                    let status = server.child.wait()?;
+                    let log = server.log();
+                    let kind = if log.contains("Address already in use") {
+                        io::ErrorKind::AddrInUse
+                    } else {
+                        io::ErrorKind::Other
+                    };
+                    return Err(io::Error::new(
+                        kind,
+                        format!("nebuladns exited during start-up ({status}); its log:\n{log}"),
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "nebuladns did not print `nebuladns: ready` within {READY_TIMEOUT:?}; \
+                             its log:\n{}",
+                            server.log()
+                        ),
+                    ))
+                }
+            };
+            if line == "nebuladns: ready" {
+                break;
+            }
+            let Some(rest) = line.strip_prefix("nebuladns: listening ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let (kind, address) = match (words.next(), words.next(), words.next()) {
+                (Some("dns"), Some("udp"), Some(a)) => ("dns", a),
+                (Some("http"), Some(a), _) => ("http", a),
+                (Some("metrics"), Some(a), _) => ("metrics", a),
+                _ => continue,
+            };
+            let address: SocketAddr = address
+                .parse()
+                .map_err(|e| io::Error::other(format!("bad address in `{line}`: {e}")))?;
+            match kind {
+                "dns" => dns = dns.or(Some(address)),
+                "http" => http = Some(address),
+                _ => metrics = Some(address),
+            }
+        }
+        match (dns, http, metrics) {
+            (Some(d), Some(h), Some(m)) => {
+                server.dns = d;
+                server.http = h;
+                server.metrics = m;
+                Ok(server)
+            }
+            _ => Err(io::Error::other(format!(
+                "nebuladns was ready without announcing DNS, HTTP and metrics addresses; log:\n{}",
+                server.log()
+            ))),
+        }
+    }
+
+    /// The DNS address, UDP and TCP (one port for both).
+    pub fn dns(&self) -> SocketAddr {
+        self.dns
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.http
+    }
+
+    pub fn metrics(&self) -> SocketAddr {
+        self.metrics
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the server logged on stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// True while the process runs (a crash makes this false).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The body of `GET /metrics` on the metrics listener (Prometheus text format).
+    pub fn metrics_text(&self) -> io::Result<String> {
+        http_get(self.metrics, "/metrics")
+    }
+
+    /// The value of one series of the metrics text, e.g.
+    /// `nebula_dns_formerr_total{reason="pointer_loop"}`; `None` if the series is absent.
+    pub fn metric(&self, series: &str) -> io::Result<Option<f64>> {
+        Ok(metric_value(&self.metrics_text()?, series))
+    }
+}
+
+impl Drop for Nebula {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The TOML configuration: data in `dir`, every listener on loopback port 0, one UDP worker.
+fn config_text(dir: &Path, zones: &[ZoneConfig]) -> io::Result<String> {
+    let mut text = String::new();
+    let data = dir.join("data");
+    let _ = writeln!(
+        text,
+        "[server]\ndata_dir = {}\n\n[dns]\nlisten = [\"127.0.0.1:0\"]\nudp_workers = 1\n\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        toml_string(&data)
+    );
+    for zone in zones {
+        let ZoneSource::Primary { file } = &zone.source else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("zone {}: nebuladns serves primary zones only", zone.origin),
+            ));
+        };
+        let file: PathBuf = if file.is_absolute() {
+            file.clone()
+        } else {
+            std::env::current_dir()?.join(file)
+        };
+        let _ = writeln!(
+            text,
+            "[[zone]]\nname = {}\nfile = {}\n",
+            toml_string(Path::new(&zone.origin)),
+            toml_string(&file)
+        );
+    }
+    Ok(text)
+}
+
+/// A TOML basic string (quotes and backslashes escaped).
+fn toml_string(path: &Path) -> String {
+    let text = path.display().to_string();
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A minimal HTTP/1.1 GET over a fresh connection (`Connection: close`); returns the body of a
+/// 200 response.
+pub fn http_get(server: SocketAddr, path: &str) -> io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&server, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::other("HTTP response without a header end"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(io::Error::other(format!("GET {path}: {head}")));
+    }
+    // The body may be chunked; a Prometheus scrape of a few kilobytes is usually sent whole, but
+    // decode chunks anyway so the caller always sees plain text.
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Ok(dechunk(body));
+    }
+    Ok(body.to_owned())
+}
+
+/// Decodes a chunked HTTP/1.1 body (RFC 9112 §7.1); stops at the last chunk or bad framing.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size_line, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16);
+        let Ok(size) = size else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The value of `series` (name with labels, exactly as exposed) in Prometheus text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        let value = rest.strip_prefix(' ')?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
