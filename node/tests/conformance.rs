@@ -144,6 +144,10 @@ struct Case {
     class: Class,
     opcode: u8,
     rd: bool,
+    /// With EDNS: the DO bit (RFC 3225), a client cookie (RFC 7873) and the EDNS version.
+    dnssec_ok: bool,
+    cookie: bool,
+    edns_version: u8,
     modes: Vec<Mode>,
 }
 
@@ -156,19 +160,30 @@ impl Case {
             class: Class::IN,
             opcode: 0,
             rd: false,
+            dnssec_ok: false,
+            cookie: false,
+            edns_version: 0,
             modes: modes.to_vec(),
         }
     }
 
     /// The query packet; the same bytes go to every server.
     fn packet(&self, mode: Mode, id: u16) -> Vec<u8> {
-        let edns = Edns::default();
+        let edns = Edns {
+            dnssec_ok: self.dnssec_ok,
+            client_cookie: self.cookie.then_some(*b"conform3"),
+            ..Edns::default()
+        };
         let mut message = query(
             id,
             &self.qname,
             self.qtype,
             (mode != Mode::Udp).then_some(&edns),
         );
+        if let Some(opt) = message.additional.first_mut() {
+            // The OPT TTL: extended RCODE, VERSION, flags (RFC 6891 §6.1.3).
+            opt.ttl |= u32::from(self.edns_version) << 16;
+        }
         message.questions[0].qclass = self.class;
         message.header.opcode = self.opcode;
         message.header.rd = self.rd;
@@ -186,8 +201,17 @@ impl fmt::Display for Case {
         if self.opcode != 0 {
             write!(f, " opcode={}", self.opcode)?;
         }
-        if self.rd {
-            write!(f, " +rd")?;
+        for (set, flag) in [
+            (self.rd, " +rd"),
+            (self.dnssec_ok, " +do"),
+            (self.cookie, " +cookie"),
+        ] {
+            if set {
+                f.write_str(flag)?;
+            }
+        }
+        if self.edns_version != 0 {
+            write!(f, " edns-version={}", self.edns_version)?;
         }
         Ok(())
     }
@@ -222,7 +246,14 @@ fn hand_written_cases() -> Vec<Case> {
                         .filter(|o| *o < 16)
                         .unwrap_or_else(|| panic!("{context}: bad opcode"));
                 }
+                Some(("edns-version", version)) => {
+                    case.edns_version = version
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{context}: bad EDNS version"));
+                }
                 None if *option == "rd" => case.rd = true,
+                None if *option == "do" => case.dnssec_ok = true,
+                None if *option == "cookie" => case.cookie = true,
                 _ => panic!("{context}: unknown option {option}"),
             }
         }
