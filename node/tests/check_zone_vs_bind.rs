@@ -66,8 +66,11 @@ fn short_name(path: &Path) -> String {
 
 fn bind_accepts(path: &Path) -> bool {
     // BIND takes $INCLUDE paths relative to its working directory: run it in the zone's.
+    // `-i local`: integrity checks on the zone's own names only; the default (`full`) also
+    // resolves names outside the zone through the system resolver, which makes the verdict
+    // depend on the network.
     let output = Command::new("named-checkzone")
-        .arg("-q")
+        .args(["-q", "-i", "local"])
         .arg(ZONE)
         .arg(path.file_name().unwrap())
         .current_dir(path.parent().unwrap())

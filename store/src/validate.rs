@@ -52,6 +52,10 @@ pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
 
 /// Runs every rule on `zone`. `sources` (from the parser, for the zone as parsed) adds the file
 /// and line of each RRset to the messages.
+///
+/// Linear in the zone's size: one pass in canonical order does the per-name rules and records
+/// what each NS, MX and SRV target has, then the targets are checked from that table (no tree
+/// lookups per target).
 pub fn validate(zone: &Zone, sources: Option<&SourceMap>) -> Vec<Diagnostic> {
     let mut checker = Checker::new(zone, sources);
     checker.apex();
@@ -60,40 +64,71 @@ pub fn validate(zone: &Zone, sources: Option<&SourceMap>) -> Vec<Diagnostic> {
     checker.diagnostics
 }
 
-/// What a target name has, looked up once per distinct target.
-#[derive(Debug, Clone, Copy)]
+/// What a target name has, filled in by the walk.
+#[derive(Debug, Clone, Copy, Default)]
 struct TargetFacts {
+    exists: bool,
     cname: bool,
     address: bool,
+    /// Some NS RRset names it: its addresses below a zone cut are glue.
+    ns_target: bool,
 }
+
+/// An NS, MX or SRV RRset whose targets are checked after the walk.
+struct PendingTargets<'z> {
+    index: usize,
+    owner: &'z Name,
+    rtype: RType,
+    rrset: &'z Rrset,
+}
+
+type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+type FastSet<K> = HashSet<K, rustc_hash::FxBuildHasher>;
 
 struct Checker<'z> {
     zone: &'z Zone,
     sources: Option<&'z SourceMap>,
     diagnostics: Vec<Diagnostic>,
     /// Owners of NS RRsets below the apex: the zone cuts (RFC 1034 §4.2.1).
-    cuts: HashSet<&'z Name>,
-    /// In-zone NS targets: their addresses below a cut are glue.
-    ns_targets: HashSet<&'z Name>,
-    facts: HashMap<&'z Name, TargetFacts>,
+    cuts: FastSet<&'z Name>,
+    /// Every in-zone NS, MX and SRV target.
+    facts: FastMap<&'z Name, TargetFacts>,
+    pending: Vec<PendingTargets<'z>>,
+}
+
+/// The name an NS, MX or SRV RDATA points at.
+fn target_of(rdata: &RData) -> Option<&Name> {
+    match rdata {
+        RData::Ns(target) => Some(target),
+        RData::Mx { exchange, .. } => Some(exchange),
+        RData::Srv(srv) => Some(&srv.target),
+        _ => None,
+    }
 }
 
 impl<'z> Checker<'z> {
     fn new(zone: &'z Zone, sources: Option<&'z SourceMap>) -> Checker<'z> {
-        let mut cuts = HashSet::new();
-        let mut ns_targets = HashSet::new();
+        let mut cuts = FastSet::default();
+        // Sized up front: rehashing a large table of names costs more than the walk.
+        let targets = zone
+            .rrsets()
+            .filter(|(_, rtype, _)| matches!(*rtype, RType::NS | RType::MX | RType::SRV))
+            .map(|(_, _, rrset)| rrset.rdatas.len())
+            .sum();
+        let mut facts: FastMap<&'z Name, TargetFacts> =
+            FastMap::with_capacity_and_hasher(targets, rustc_hash::FxBuildHasher);
         for (owner, rtype, rrset) in zone.rrsets() {
-            if rtype != RType::NS || !owner.is_subdomain_of(&zone.origin) {
+            if !matches!(rtype, RType::NS | RType::MX | RType::SRV)
+                || !owner.is_subdomain_of(&zone.origin)
+            {
                 continue;
             }
-            if *owner != zone.origin {
+            if rtype == RType::NS && *owner != zone.origin {
                 cuts.insert(owner);
             }
-            for rdata in &rrset.rdatas {
-                if let RData::Ns(target) = rdata {
-                    if target.is_subdomain_of(&zone.origin) {
-                        ns_targets.insert(target);
-                    }
+            for target in rrset.rdatas.iter().filter_map(target_of) {
+                if !target.is_root() && target.is_subdomain_of(&zone.origin) {
+                    facts.entry(target).or_default().ns_target |= rtype == RType::NS;
                 }
             }
         }
@@ -102,27 +137,9 @@ impl<'z> Checker<'z> {
             sources,
             diagnostics: Vec::new(),
             cuts,
-            ns_targets,
-            facts: HashMap::new(),
+            facts,
+            pending: Vec::new(),
         }
-    }
-
-    fn at(
-        &self,
-        index: usize,
-        problem: Problem,
-        severity_error: bool,
-        owner: &Name,
-        rtype: Option<RType>,
-    ) -> Diagnostic {
-        let diagnostic = if severity_error {
-            Diagnostic::error(problem)
-        } else {
-            Diagnostic::warning(problem)
-        };
-        diagnostic
-            .at(self.sources.and_then(|s| s.location(index)))
-            .owner(owner, rtype)
     }
 
     fn push(
@@ -133,8 +150,14 @@ impl<'z> Checker<'z> {
         owner: &Name,
         rtype: Option<RType>,
     ) {
-        let diagnostic = self.at(index, problem, error, owner, rtype);
-        self.diagnostics.push(diagnostic);
+        let diagnostic = if error {
+            Diagnostic::error(problem)
+        } else {
+            Diagnostic::warning(problem)
+        };
+        let location = self.sources.and_then(|s| s.location(index));
+        self.diagnostics
+            .push(diagnostic.at(location).owner(owner, rtype));
     }
 
     /// SOA and NS at the apex (RFC 1035 §5.2).
@@ -177,15 +200,10 @@ impl<'z> Checker<'z> {
         let zone = self.zone;
         let origin = &zone.origin;
         let mut group: Vec<(usize, RType, &'z Rrset)> = Vec::new();
-        let mut owner: Option<&'z Name> = None;
         let mut cut: Option<&'z Name> = None;
         let mut dname: Option<&'z Name> = None;
         let mut rrsets = zone.rrsets().enumerate().peekable();
         while let Some((index, (name, rtype, rrset))) = rrsets.next() {
-            if owner != Some(name) {
-                owner = Some(name);
-                group.clear();
-            }
             group.push((index, rtype, rrset));
             if rrsets.peek().is_some_and(|(_, (next, _, _))| *next == name) {
                 continue;
@@ -197,9 +215,10 @@ impl<'z> Checker<'z> {
             if dname.is_some_and(|d| !name.is_subdomain_of(d)) {
                 dname = None;
             }
+            self.record_facts(name, &group);
             self.owner_rules(name, &group);
+            let (first, _, _) = group[0];
             if !name.is_subdomain_of(origin) {
-                let (first, _, _) = group[0];
                 self.push(
                     first,
                     Problem::OutOfZone {
@@ -209,10 +228,7 @@ impl<'z> Checker<'z> {
                     name,
                     None,
                 );
-                continue;
-            }
-            if let Some(d) = dname {
-                let (first, _, _) = group[0];
+            } else if let Some(d) = dname {
                 self.push(
                     first,
                     Problem::BelowDname { dname: d.clone() },
@@ -220,19 +236,43 @@ impl<'z> Checker<'z> {
                     name,
                     None,
                 );
-                continue;
-            }
-            match cut {
-                Some(c) => self.occluded(name, c, &group),
-                None => {
-                    if self.cuts.contains(name) {
+            } else {
+                let is_cut = name != origin && group.iter().any(|&(_, t, _)| t == RType::NS);
+                match cut {
+                    Some(c) => self.occluded(name, c, &group),
+                    None if is_cut => {
                         self.occluded(name, name, &group);
                         cut = Some(name);
                     }
+                    None => {}
+                }
+                for &(index, rtype, rrset) in &group {
+                    // Below a cut only the cut's own NS RRset is this zone's business.
+                    let own = cut.is_none() || (cut == Some(name) && rtype == RType::NS);
+                    if own && matches!(rtype, RType::NS | RType::MX | RType::SRV) {
+                        self.pending.push(PendingTargets {
+                            index,
+                            owner: name,
+                            rtype,
+                            rrset,
+                        });
+                    }
+                }
+                if group.iter().any(|&(_, t, _)| t == RType::DNAME) {
+                    dname = Some(name);
                 }
             }
-            if group.iter().any(|&(_, t, _)| t == RType::DNAME) {
-                dname = Some(name);
+            group.clear();
+        }
+    }
+
+    /// Notes what a target name has, if this name is a target.
+    fn record_facts(&mut self, name: &'z Name, group: &[(usize, RType, &'z Rrset)]) {
+        if let Some(facts) = self.facts.get_mut(name) {
+            facts.exists = true;
+            for &(_, rtype, _) in group {
+                facts.cname |= rtype == RType::CNAME;
+                facts.address |= matches!(rtype, RType::A | RType::AAAA);
             }
         }
     }
@@ -282,7 +322,7 @@ impl<'z> Checker<'z> {
     /// DNSSEC records are the parent's; below it only addresses of name servers (glue).
     fn occluded(&mut self, name: &'z Name, cut: &'z Name, group: &[(usize, RType, &'z Rrset)]) {
         let at_cut = name == cut;
-        let glue_owner = self.ns_targets.contains(name);
+        let glue_owner = self.facts.get(name).is_some_and(|f| f.ns_target);
         for &(index, rtype, _) in group {
             let served = match rtype {
                 RType::NS | RType::DS | RType::NSEC | RType::RRSIG => at_cut,
@@ -303,30 +343,19 @@ impl<'z> Checker<'z> {
 
     /// NS, MX and SRV targets inside the zone (RFC 1034 §4.2.1, RFC 2181 §10.3).
     fn targets(&mut self) {
-        let zone = self.zone;
-        let origin = &zone.origin;
-        for (index, (owner, rtype, rrset)) in zone.rrsets().enumerate() {
-            if !matches!(rtype, RType::NS | RType::MX | RType::SRV)
-                || !owner.is_subdomain_of(origin)
-            {
-                continue;
-            }
-            // NS at or below a cut is the child's business, except the cut's own NS.
-            if rtype != RType::NS && self.below_cut(owner).is_some() {
-                continue;
-            }
-            for rdata in &rrset.rdatas {
-                let target = match rdata {
-                    RData::Ns(target) => target,
-                    RData::Mx { exchange, .. } => exchange,
-                    RData::Srv(srv) => &srv.target,
-                    _ => continue,
-                };
+        let origin = &self.zone.origin;
+        for pending in std::mem::take(&mut self.pending) {
+            let PendingTargets {
+                index,
+                owner,
+                rtype,
+                rrset,
+            } = pending;
+            for target in rrset.rdatas.iter().filter_map(target_of) {
                 // "." is the null MX (RFC 7505) or "no service" SRV (RFC 2782).
-                if target.is_root() || !target.is_subdomain_of(origin) {
+                let Some(facts) = self.facts.get(target).copied() else {
                     continue;
-                }
-                let facts = self.facts(target);
+                };
                 if facts.cname {
                     // BIND refuses an apex name server that is an alias, and warns elsewhere.
                     let error = rtype == RType::NS && owner == origin;
@@ -335,7 +364,7 @@ impl<'z> Checker<'z> {
                         target: target.clone(),
                     };
                     self.push(index, problem, error, owner, Some(rtype));
-                } else if !facts.address {
+                } else if !facts.address && !(!facts.exists && self.wildcard_has_address(target)) {
                     let problem = match (rtype, self.below_cut(target)) {
                         (RType::NS, Some(cut)) => Problem::MissingGlue {
                             target: target.clone(),
@@ -346,8 +375,7 @@ impl<'z> Checker<'z> {
                             target: target.clone(),
                         },
                     };
-                    let error = rtype == RType::NS;
-                    self.push(index, problem, error, owner, Some(rtype));
+                    self.push(index, problem, rtype == RType::NS, owner, Some(rtype));
                 }
             }
         }
@@ -369,28 +397,7 @@ impl<'z> Checker<'z> {
         None
     }
 
-    fn facts(&mut self, target: &'z Name) -> TargetFacts {
-        if let Some(facts) = self.facts.get(target) {
-            return *facts;
-        }
-        let zone = self.zone;
-        let mut cname = false;
-        let mut address = false;
-        let mut exists = false;
-        for (rtype, _) in zone.rrsets_at(target) {
-            exists = true;
-            cname |= rtype == RType::CNAME;
-            address |= matches!(rtype, RType::A | RType::AAAA);
-        }
-        if !exists {
-            // RFC 4592: a wildcard at the closest existing ancestor may synthesise the name.
-            address = self.wildcard_has_address(target);
-        }
-        let facts = TargetFacts { cname, address };
-        self.facts.insert(target, facts);
-        facts
-    }
-
+    /// RFC 4592: a wildcard at an ancestor may synthesise a name that does not exist.
     fn wildcard_has_address(&self, name: &Name) -> bool {
         let origin = &self.zone.origin;
         let mut current = name.parent();
@@ -521,7 +528,10 @@ mod tests {
     #[test]
     fn target_rules() {
         assert_eq!(check("@ NS ns2\nns2 CNAME ns1\n"), ["3 E target_is_cname"]);
-        assert_eq!(check("sub NS ns2\nns2 CNAME ns1\n"), ["5 W target_is_cname"]);
+        assert_eq!(
+            check("sub NS ns2\nns2 CNAME ns1\n"),
+            ["5 W target_is_cname"]
+        );
         assert_eq!(
             check("  MX 10 mail\nmail CNAME ns1\n"),
             ["5 W target_is_cname"]
