@@ -27,7 +27,7 @@ pub enum ConfigError {
 }
 
 /// The whole file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerSection,
@@ -180,20 +180,6 @@ impl Default for ChaosSection {
             version: None,
             hostname_enabled: true,
             hostname: None,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerSection::default(),
-            dns: DnsSection::default(),
-            http: HttpSection::default(),
-            metrics: MetricsSection::default(),
-            log: LogSection::default(),
-            chaos: ChaosSection::default(),
-            zones: Vec::new(),
         }
     }
 }

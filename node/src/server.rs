@@ -139,29 +139,22 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let mut tcp_tasks = Vec::new();
     let mut announcements = Vec::new();
     for &addr in &config.dns.listen {
-        let (udp_addr, threads) =
-            crate::udp::spawn(addr, workers, &shared).map_err(|source| ServerError::Bind {
-                what: "DNS over UDP",
-                addr,
-                source,
-            })?;
+        let (sockets, listener) = bind_dns(addr, workers).await?;
+        let udp_addr = sockets
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .unwrap_or(addr);
+        let tcp_addr = listener.local_addr().unwrap_or(udp_addr);
+        let threads = crate::udp::spawn(sockets, &shared).map_err(|source| ServerError::Bind {
+            what: "DNS over UDP",
+            addr,
+            source,
+        })?;
         udp_threads.extend(threads);
-        // TCP binds the port UDP got (port 0 in tests picks one port for both).
-        let tcp_addr = SocketAddr::new(addr.ip(), udp_addr.port());
-        let listener = TcpListener::bind(tcp_addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                what: "DNS over TCP",
-                addr: tcp_addr,
-                source,
-            })?;
         announcements.push(format!(
             "dns udp {udp_addr} ({workers} workers, {UDP_PATH})"
         ));
-        announcements.push(format!(
-            "dns tcp {}",
-            listener.local_addr().unwrap_or(tcp_addr)
-        ));
+        announcements.push(format!("dns tcp {tcp_addr}"));
         tcp_tasks.push(tokio::spawn(crate::tcp::serve(
             listener,
             shared.clone(),
@@ -230,6 +223,48 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the UDP sockets and the TCP listener of one DNS address on the same port. With port 0
+/// the kernel picks the UDP port, which may be taken for TCP: then both are tried again.
+async fn bind_dns(
+    addr: SocketAddr,
+    workers: usize,
+) -> Result<(Vec<std::net::UdpSocket>, TcpListener), ServerError> {
+    const ATTEMPTS_WITH_PORT_ZERO: usize = 16;
+    let attempts = if addr.port() == 0 {
+        ATTEMPTS_WITH_PORT_ZERO
+    } else {
+        1
+    };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let sockets = crate::udp::bind(addr, workers).map_err(|source| ServerError::Bind {
+            what: "DNS over UDP",
+            addr,
+            source,
+        })?;
+        let port = sockets
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .map_or(addr.port(), |a| a.port());
+        let tcp_addr = SocketAddr::new(addr.ip(), port);
+        match TcpListener::bind(tcp_addr).await {
+            Ok(listener) => return Ok((sockets, listener)),
+            Err(source) => {
+                last_error = Some(ServerError::Bind {
+                    what: "DNS over TCP",
+                    addr: tcp_addr,
+                    source,
+                })
+            }
+        }
+    }
+    Err(last_error.unwrap_or(ServerError::Bind {
+        what: "DNS over TCP",
+        addr,
+        source: std::io::Error::other("no attempt made"),
+    }))
 }
 
 async fn bind_http(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ServerError> {

@@ -36,19 +36,19 @@ pub struct Shared {
     pub shutdown: Arc<AtomicBool>,
 }
 
-/// Binds `workers` sockets to `addr` (port 0 picks one port for all) and starts their threads.
-/// Returns the bound address and the threads.
-pub fn spawn(
-    addr: SocketAddr,
-    workers: usize,
-    shared: &Shared,
-) -> io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+/// Binds `workers` sockets to `addr` (port 0 picks one port for all of them).
+pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
     let first = bind_reuseport(addr)?;
     let bound = first.local_addr()?;
     let mut sockets = vec![first];
     for _ in 1..workers.max(1) {
         sockets.push(bind_reuseport(bound)?);
     }
+    Ok(sockets)
+}
+
+/// Starts one worker thread per bound socket.
+pub fn spawn(sockets: Vec<UdpSocket>, shared: &Shared) -> io::Result<Vec<JoinHandle<()>>> {
     let mut threads = Vec::with_capacity(sockets.len());
     for (index, socket) in sockets.into_iter().enumerate() {
         let worker = Worker {
@@ -61,7 +61,7 @@ pub fn spawn(
             .spawn(move || worker.run())?;
         threads.push(handle);
     }
-    Ok((bound, threads))
+    Ok(threads)
 }
 
 fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
