@@ -364,7 +364,7 @@ impl<'z> Checker<'z> {
                         target: target.clone(),
                     };
                     self.push(index, problem, error, owner, Some(rtype));
-                } else if !facts.address && !(!facts.exists && self.wildcard_has_address(target)) {
+                } else if !facts.address && (facts.exists || !self.wildcard_has_address(target)) {
                     let problem = match (rtype, self.below_cut(target)) {
                         (RType::NS, Some(cut)) => Problem::MissingGlue {
                             target: target.clone(),
