@@ -1719,6 +1719,41 @@ mod tests {
     }
 
     #[test]
+    fn not_utf8_is_located_and_bom_is_skipped() {
+        let dir = std::env::temp_dir().join(format!("nebula-master-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("latin1.zone");
+        std::fs::write(&path, b"$TTL 1\na TXT \"caf\xe9\"\n").unwrap();
+        let e = parse_file(&path, &origin()).unwrap_err();
+        let d = &e.diagnostics[0];
+        assert_eq!(d.problem, Problem::NotUtf8 { byte: 0xe9 });
+        assert_eq!(
+            d.location.as_ref().unwrap().to_string(),
+            format!("{}:2:11", path.display())
+        );
+        let parsed = parse_str("\u{feff}$TTL 1\na A 192.0.2.1\n", &origin(), "bom").unwrap();
+        assert_eq!(parsed.zone.record_count(), 1);
+    }
+
+    proptest::proptest! {
+        /// Any text, however broken, yields a zone or errors: never a panic, never a hang.
+        #[test]
+        fn arbitrary_text_never_panics(text in "[a-zA-Z0-9 \t\n;()\"\\.@$*#-]{0,300}") {
+            let _ = parse_str(&text, &origin(), "fuzz");
+        }
+
+        #[test]
+        fn arbitrary_records_never_panic(
+            lines in proptest::collection::vec(
+                "(@|[a-z*]{1,5}|) ([0-9]{1,4}[smhdw]?)? (IN|CH|CLASS1)? (A|AAAA|MX|TXT|SOA|NS|TYPE99|CNAME|FOO) [ -~]{0,40}",
+                0..20,
+            )
+        ) {
+            let _ = parse_str(&lines.join("\n"), &origin(), "fuzz");
+        }
+    }
+
+    #[test]
     fn large_rrsets_deduplicate() {
         let mut text = String::from("$TTL 60\n");
         for i in 0..100 {
