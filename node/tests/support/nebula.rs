@@ -180,6 +180,36 @@ impl Nebula {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends a signal (`"HUP"`, `"TERM"`, ...) to the server process.
+    pub fn signal(&self, name: &str) -> io::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill -{name} failed: {status}")))
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `None` if still running.
+    pub fn wait_for_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> io::Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The body of `GET /metrics` on the metrics listener (Prometheus text format).
     pub fn metrics_text(&self) -> io::Result<String> {
         http_get(self.metrics, "/metrics")
@@ -251,29 +281,42 @@ fn toml_string(path: &Path) -> String {
 /// A minimal HTTP/1.1 GET over a fresh connection (`Connection: close`); returns the body of a
 /// 200 response.
 pub fn http_get(server: SocketAddr, path: &str) -> io::Result<String> {
+    let (status, body) = http_request(server, "GET", path)?;
+    if status != 200 {
+        return Err(io::Error::other(format!(
+            "GET {path}: status {status}: {body}"
+        )));
+    }
+    Ok(body)
+}
+
+/// A minimal HTTP/1.1 request with an empty body over a fresh connection; returns the status
+/// code and the (de-chunked) body whatever the status.
+pub fn http_request(server: SocketAddr, method: &str, path: &str) -> io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&server, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {server}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or_else(|| io::Error::other("HTTP response without a header end"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(io::Error::other(format!("GET {path}: {head}")));
-    }
-    // The body may be chunked; a Prometheus scrape of a few kilobytes is usually sent whole, but
-    // decode chunks anyway so the caller always sees plain text.
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad HTTP status line: {head}")))?;
+    // The body may be chunked; decode chunks so the caller always sees plain text.
     if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        return Ok(dechunk(body));
+        return Ok((status, dechunk(body)));
     }
-    Ok(body.to_owned())
+    Ok((status, body.to_owned()))
 }
 
 /// Decodes a chunked HTTP/1.1 body (RFC 9112 §7.1); stops at the last chunk or bad framing.
