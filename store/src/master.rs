@@ -1721,9 +1721,9 @@ mod tests {
     #[test]
     fn not_utf8_is_located_and_bom_is_skipped() {
         let dir = std::env::temp_dir().join(format!("nebula-master-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(&dir).unwrap();
         let path = dir.join("latin1.zone");
-        std::fs::write(&path, b"$TTL 1\na TXT \"caf\xe9\"\n").unwrap();
+        fs::write(&path, b"$TTL 1\na TXT \"caf\xe9\"\n").unwrap();
         let e = parse_file(&path, &origin()).unwrap_err();
         let d = &e.diagnostics[0];
         assert_eq!(d.problem, Problem::NotUtf8 { byte: 0xe9 });
