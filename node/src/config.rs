@@ -262,11 +262,7 @@ impl Config {
     pub fn zone_format(entry: &ZoneEntry) -> ZoneFormat {
         entry
             .format
-            .unwrap_or_else(|| match entry.file.extension().and_then(|e| e.to_str()) {
-                Some("toml") => ZoneFormat::Toml,
-                Some("json") => ZoneFormat::Json,
-                _ => ZoneFormat::Master,
-            })
+            .unwrap_or_else(|| crate::check_zone::format_for_path(&entry.file))
     }
 
     /// The default configuration, commented, as `--print-default-config` shows it.

@@ -3,6 +3,7 @@
 //! served while the others are, reload by SIGHUP and by `POST /api/v1/reload` that keeps the
 //! running version when validation fails, `/livez` `/readyz` `/metrics`, IPv6, and SIGTERM
 //! draining TCP and exiting 0. Every test starts the real binary on loopback, port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may unwrap (house rules).
 
 mod support;
 

@@ -229,16 +229,11 @@ impl FromStr for ContentHash {
         let bad = || BadContentHash {
             text: text.chars().take(80).collect(),
         };
-        let digits = text.as_bytes();
-        if digits.len() != 64 {
+        if text.len() != 64 {
             return Err(bad());
         }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let high = hex_value(pair[0]).ok_or_else(bad)?;
-            let low = hex_value(pair[1]).ok_or_else(bad)?;
-            *byte = high << 4 | low;
-        }
+        let decoded = nebula_wire::text::decode_hex(text).ok_or_else(bad)?;
+        let bytes: [u8; 32] = decoded.try_into().map_err(|_| bad())?;
         Ok(ContentHash(bytes))
     }
 }
@@ -251,51 +246,13 @@ pub struct BadContentHash {
     pub text: String,
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
 mod tests {
     use super::*;
-    use nebula_wire::rdata::Soa;
+    use crate::fixtures::{a, name, soa, zone};
     use nebula_wire::Class;
     use std::net::Ipv4Addr;
-
-    fn name(text: &str) -> Name {
-        Name::from_text(text, None).unwrap()
-    }
-
-    fn soa(serial: u32) -> RData {
-        RData::Soa(Box::new(Soa {
-            mname: name("ns1.example.com."),
-            rname: name("hostmaster.example.com."),
-            serial,
-            refresh: 7200,
-            retry: 3600,
-            expire: 1_209_600,
-            minimum: 300,
-        }))
-    }
-
-    fn a(last: u8) -> RData {
-        RData::A(Ipv4Addr::new(192, 0, 2, last))
-    }
-
-    /// Builds a zone from `(owner, ttl, rdata)` in the given order.
-    fn zone(records: &[(&str, u32, RData)]) -> Zone {
-        let mut zone = Zone::new(name("example.com."), Class::IN);
-        for (owner, ttl, rdata) in records {
-            zone.insert(name(owner), *ttl, rdata.clone());
-        }
-        zone
-    }
 
     fn base() -> Vec<(&'static str, u32, RData)> {
         vec![

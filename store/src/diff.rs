@@ -300,39 +300,11 @@ impl fmt::Display for ZoneDiff {
 #[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
 mod tests {
     use super::*;
+    use crate::fixtures::{a, name, soa, zone};
     use crate::canonical::{normalize, same_content};
-    use nebula_wire::rdata::Soa;
     use nebula_wire::RData;
     use proptest::prelude::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    fn name(text: &str) -> Name {
-        Name::from_text(text, None).unwrap()
-    }
-
-    fn soa(serial: u32) -> RData {
-        RData::Soa(Box::new(Soa {
-            mname: name("ns1.example.com."),
-            rname: name("hostmaster.example.com."),
-            serial,
-            refresh: 7200,
-            retry: 3600,
-            expire: 1_209_600,
-            minimum: 300,
-        }))
-    }
-
-    fn a(last: u8) -> RData {
-        RData::A(Ipv4Addr::new(192, 0, 2, last))
-    }
-
-    fn zone(records: &[(&str, u32, RData)]) -> Zone {
-        let mut zone = Zone::new(name("example.com."), Class::IN);
-        for (owner, ttl, rdata) in records {
-            zone.insert(name(owner), *ttl, rdata.clone());
-        }
-        zone
-    }
+    use std::net::Ipv6Addr;
 
     fn old_version() -> Zone {
         zone(&[

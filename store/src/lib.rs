@@ -10,6 +10,8 @@ pub mod canonical;
 pub mod diff;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+mod fixtures;
 pub mod format;
 pub mod master;
 pub mod snapshot;

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use nebula_wire::name::MAX_NAME_LEN;
+use nebula_wire::name::{label_offsets, MAX_NAME_LEN};
 use nebula_wire::{Name, RData, RType};
 use rustc_hash::FxHashMap;
 
@@ -263,18 +263,6 @@ fn classify(node: &Node, qtype: RType, wildcard: bool) -> Lookup<'_> {
         };
     }
     Lookup::NoData { node, wildcard }
-}
-
-/// Start offsets of the labels of a wire name, left to right; returns the count.
-fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
-    let mut count = 0usize;
-    let mut pos = 0usize;
-    while pos < wire.len() && wire[pos] != 0 && count < offsets.len() {
-        offsets[count] = pos as u8;
-        count += 1;
-        pos += usize::from(wire[pos]) + 1;
-    }
-    count
 }
 
 /// All served zones, keyed by lower-cased origin. Immutable: a change builds a new catalog that

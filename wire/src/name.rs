@@ -367,7 +367,9 @@ pub(crate) fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
     a_count.cmp(&b_count)
 }
 
-fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
+/// Start offsets of the labels of a wire name, left to right (at most 128, the most a 255-octet
+/// name can hold); returns how many were written. Allocation-free, for the query path.
+pub fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
     let mut count = 0usize;
     let mut pos = 0usize;
     while pos < wire.len() && wire[pos] != 0 && count < offsets.len() {

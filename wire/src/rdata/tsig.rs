@@ -113,32 +113,16 @@ impl Tsig {
 /// BIND's names for TSIG errors: the RCODEs 0 to 15, then the TSIG-specific 16 to 22
 /// (16 is BADSIG here, not BADVERS). Others print as numbers.
 fn tsig_rcode_mnemonic(rcode: Rcode) -> Option<&'static str> {
-    Some(match rcode.0 {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        11 => "RESERVED11",
-        12 => "RESERVED12",
-        13 => "RESERVED13",
-        14 => "RESERVED14",
-        15 => "RESERVED15",
-        16 => "BADSIG",
-        17 => "BADKEY",
-        18 => "BADTIME",
-        19 => "BADMODE",
-        20 => "BADNAME",
-        21 => "BADALG",
-        22 => "BADTRUNC",
-        _ => return None,
-    })
+    match rcode.0 {
+        11 => Some("RESERVED11"),
+        12 => Some("RESERVED12"),
+        13 => Some("RESERVED13"),
+        14 => Some("RESERVED14"),
+        15 => Some("RESERVED15"),
+        16 => Some("BADSIG"),
+        0..=22 => rcode.mnemonic(),
+        _ => None,
+    }
 }
 
 fn tsig_rcode_from_text(text: &str) -> Option<Rcode> {
