@@ -300,8 +300,8 @@ impl fmt::Display for ZoneDiff {
 #[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
 mod tests {
     use super::*;
-    use crate::fixtures::{a, name, soa, zone};
     use crate::canonical::{normalize, same_content};
+    use crate::fixtures::{a, name, soa, zone};
     use nebula_wire::RData;
     use proptest::prelude::*;
     use std::net::Ipv6Addr;
