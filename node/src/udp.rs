@@ -1,11 +1,13 @@
 //! The UDP data plane: one OS thread per worker, each with its own `SO_REUSEPORT` socket, so the
 //! kernel spreads queries across workers without a shared lock or queue.
 //!
-//! This is the portable path (one `recv_from`/`send_to` per packet on a blocking socket). The
-//! loop is shaped so a batched (`recvmmsg`) or io_uring path replaces [`Worker::run`]'s receive
-//! and send calls without touching the answering: see ADR 0003.
+//! Each worker receives a batch of queries with one `recvmmsg`, answers them, and sends the
+//! answers with one `sendmmsg` (Linux; through nix's safe wrappers): per-packet system calls were
+//! 80 % of the CPU time of the one-call-per-packet loop. An io_uring path replaces
+//! [`Worker::run`]'s receive and send calls without touching the answering: see ADR 0003.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, RawFd};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use nix::errno::Errno;
+use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
 use nebula_store::snapshot::Catalog;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -20,7 +24,7 @@ use crate::answer::{EngineConfig, Outcome, Responder, Transport};
 use crate::metrics::Metrics;
 
 /// The name of this path in logs and the `nebula_build_info` metric.
-pub const UDP_PATH: &str = "recvfrom";
+pub const UDP_PATH: &str = "recvmmsg";
 
 /// How often a blocked worker wakes to check for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -79,6 +83,12 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Packets received (and answers sent) per system call.
+const BATCH: usize = 32;
+/// The largest UDP payload; a query is never truncated on receipt, so what the decoder sees is
+/// exactly what the client sent.
+const MAX_DATAGRAM: usize = 65_535;
+
 struct Worker {
     socket: UdpSocket,
     responder: Responder,
@@ -86,45 +96,111 @@ struct Worker {
 }
 
 impl Worker {
+    /// Receives up to [`BATCH`] queries with one `recvmmsg` (blocking until at least one is
+    /// there, `MSG_WAITFORONE`), answers them, and sends the answers with one `sendmmsg`.
     fn run(mut self) {
-        let mut packet = vec![0u8; 65_535];
-        let mut response = Vec::with_capacity(4096);
+        let fd = self.socket.as_raw_fd();
+        let mut packets: [Vec<u8>; BATCH] = std::array::from_fn(|_| vec![0u8; MAX_DATAGRAM]);
+        let mut responses: [Vec<u8>; BATCH] = std::array::from_fn(|_| Vec::with_capacity(4096));
+        let mut received: [(usize, Option<SocketAddr>); BATCH] = [(0, None); BATCH];
+        let mut receive_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut destinations: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
         while !self.shared.shutdown.load(Ordering::Relaxed) {
-            let (len, peer) = match self.socket.recv_from(&mut packet) {
-                Ok(received) => received,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "UDP receive failed");
-                    continue;
+            let count = {
+                let mut slices = packets.each_mut().map(|p| [IoSliceMut::new(p.as_mut_slice())]);
+                match recvmmsg(fd, &mut receive_headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                    Ok(messages) => {
+                        let mut count = 0;
+                        for (slot, message) in received.iter_mut().zip(messages) {
+                            *slot = (message.bytes, message.address.as_ref().and_then(socket_addr));
+                            count += 1;
+                        }
+                        count
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "UDP receive failed");
+                        continue;
+                    }
                 }
             };
-            let started = Instant::now();
             let catalog = self.shared.catalog.load();
-            let outcome = self.responder.answer(
-                &packet[..len],
-                peer.ip(),
-                Transport::Udp,
-                &catalog,
-                unix_now(),
-                &mut response,
+            let now = unix_now();
+            let mut ready = 0usize;
+            for index in 0..count {
+                let (len, peer) = received[index];
+                let Some(peer) = peer else { continue };
+                let started = Instant::now();
+                let response = &mut responses[ready];
+                let outcome = self.responder.answer(
+                    &packets[index][..len],
+                    peer.ip(),
+                    Transport::Udp,
+                    &catalog,
+                    now,
+                    response,
+                );
+                record(&self.shared.metrics, Transport::Udp, outcome, started);
+                if !response.is_empty() {
+                    destinations[ready] = Some(SockaddrStorage::from(peer));
+                    ready += 1;
+                }
+            }
+            drop(catalog);
+            self.send(fd, &mut send_headers, &responses[..ready], &destinations[..ready]);
+        }
+    }
+
+    /// Sends `responses[i]` to `destinations[i]`, as few `sendmmsg` calls as the kernel allows.
+    fn send(
+        &self,
+        fd: RawFd,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+        responses: &[Vec<u8>],
+        destinations: &[Option<SockaddrStorage>],
+    ) {
+        let no_control: [ControlMessage<'_>; 0] = [];
+        let mut sent = 0usize;
+        while sent < responses.len() {
+            let slices: [[IoSlice<'_>; 1]; BATCH] =
+                std::array::from_fn(|i| [IoSlice::new(responses.get(sent + i).map_or(&[][..], Vec::as_slice))]);
+            let pending = responses.len() - sent;
+            let result = sendmmsg(
+                fd,
+                headers,
+                slices[..pending].iter(),
+                &destinations[sent..],
+                no_control,
+                MsgFlags::empty(),
             );
-            record(&self.shared.metrics, Transport::Udp, outcome, started);
-            if !response.is_empty() {
-                if let Err(e) = self.socket.send_to(&response, peer) {
+            match result {
+                Ok(results) => {
+                    let done = results.count();
+                    if done == 0 {
+                        break;
+                    }
+                    sent += done;
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    // One bad destination must not lose the rest of the batch: skip it.
                     tracing::debug!(error = %e, "UDP send failed");
+                    sent += 1;
                 }
             }
         }
     }
+}
+
+/// A received datagram's source as a std address.
+fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = storage.as_sockaddr_in() {
+        return Some(SocketAddr::from(std::net::SocketAddrV4::from(*v4)));
+    }
+    storage
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
 }
 
 /// Seconds since the epoch, truncated to 32 bits as cookies use them (RFC 9018 §4.3).
