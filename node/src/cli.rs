@@ -62,7 +62,7 @@ pub fn run_server(args: &ServerArgs) -> ExitCode {
     if args.check_config {
         return check_config(&config);
     }
-    crate::server::init_logging(config.log.format, &config.log.level);
+    // Logging (and trace export) is set up by `run`, inside the runtime the exporter needs.
     match crate::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -27,7 +27,7 @@ pub enum ConfigError {
 }
 
 /// The whole file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerSection,
@@ -36,6 +36,7 @@ pub struct Config {
     pub metrics: MetricsSection,
     pub log: LogSection,
     pub chaos: ChaosSection,
+    pub tracing: TracingSection,
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneEntry>,
 }
@@ -104,6 +105,20 @@ pub struct ChaosSection {
     pub hostname_enabled: bool,
     /// The identity string; defaults to the machine's host name.
     pub hostname: Option<String>,
+}
+
+/// OpenTelemetry trace export (OTLP over HTTP with protobuf). Spans cover start-up, shutdown,
+/// zone loads and reloads and HTTP requests, never single DNS queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingSection {
+    /// The collector's base URL, e.g. `http://127.0.0.1:4318`; spans go to `<url>/v1/traces`.
+    /// Absent: nothing is exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute spans carry.
+    pub service_name: String,
+    /// The fraction of new traces kept, 0.0 to 1.0 (children follow their parent's decision).
+    pub sample_ratio: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +199,16 @@ impl Default for ChaosSection {
     }
 }
 
+impl Default for TracingSection {
+    fn default() -> Self {
+        TracingSection {
+            otlp_endpoint: None,
+            service_name: "nebuladns".to_owned(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
 impl Config {
     /// Reads and checks a config file; relative zone paths are resolved against its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -237,6 +262,30 @@ impl Config {
             return Err(invalid(
                 "dns.tcp_max_connections",
                 "connection limits must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
+            return Err(invalid(
+                "tracing.sample_ratio",
+                format!(
+                    "{} is outside 0.0 to 1.0 (the fraction of traces kept)",
+                    self.tracing.sample_ratio
+                ),
+            ));
+        }
+        if let Some(endpoint) = &self.tracing.otlp_endpoint {
+            // The exporter speaks plain HTTP (no TLS stack is linked in).
+            if !endpoint.starts_with("http://") || endpoint.len() <= "http://".len() {
+                return Err(invalid(
+                    "tracing.otlp_endpoint",
+                    format!("{endpoint:?} is not an http:// URL, e.g. \"http://127.0.0.1:4318\""),
+                ));
+            }
+        }
+        if self.tracing.service_name.is_empty() {
+            return Err(invalid(
+                "tracing.service_name",
+                "the service name must not be empty".into(),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -311,6 +360,15 @@ version_enabled = true
 hostname_enabled = true
 # hostname = "ns1"
 
+[tracing]
+# OpenTelemetry trace export over OTLP/HTTP (protobuf) to <otlp_endpoint>/v1/traces: spans for
+# start-up, shutdown, zone loads and reloads and HTTP requests (never one per DNS query).
+# Without an endpoint nothing is exported.
+# otlp_endpoint = "http://127.0.0.1:4318"
+service_name = "nebuladns"
+# Fraction of traces kept, 0.0 to 1.0.
+sample_ratio = 1.0
+
 # Zones to serve. Without any, the node serves its example zone example.com.
 # [[zone]]
 # name = "example.com."
@@ -346,5 +404,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("declared twice"), "{err}");
+    }
+
+    #[test]
+    fn tracing_section_is_checked() {
+        for (text, key) in [
+            ("[tracing]\nsample_ratio = 1.5\n", "tracing.sample_ratio"),
+            ("[tracing]\nsample_ratio = -0.1\n", "tracing.sample_ratio"),
+            ("[tracing]\nsample_ratio = nan\n", "tracing.sample_ratio"),
+            (
+                "[tracing]\notlp_endpoint = \"127.0.0.1:4318\"\n",
+                "tracing.otlp_endpoint",
+            ),
+            (
+                "[tracing]\notlp_endpoint = \"https://c:4318\"\n",
+                "tracing.otlp_endpoint",
+            ),
+            ("[tracing]\nservice_name = \"\"\n", "tracing.service_name"),
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+        let config = Config::parse(
+            "[tracing]\notlp_endpoint = \"http://127.0.0.1:4318\"\nsample_ratio = 0.25\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.tracing.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4318")
+        );
+        assert_eq!(config.tracing.sample_ratio, 0.25);
+        assert_eq!(config.tracing.service_name, "nebuladns");
     }
 }

@@ -4,12 +4,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use tracing::Instrument as _;
 
 use crate::metrics::Metrics;
 use crate::zones::{ReloadReport, Reloader};
@@ -29,6 +31,7 @@ pub fn api_router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/reload", post(reload))
+        .route_layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
 
@@ -36,7 +39,29 @@ pub fn api_router(state: HttpState) -> Router {
 pub fn metrics_router(state: HttpState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// One `http_request` span per request (exported when OpenTelemetry export is configured),
+/// named after the matched route, never the raw path, so span names stay few.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "http_request",
+        otel.name = %format_args!("{method} {route}"),
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
 }
 
 async fn livez() -> &'static str {
@@ -78,7 +103,9 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 /// otherwise), and says which zones failed and why.
 async fn reload(State(state): State<HttpState>) -> Response {
     let reloader = Arc::clone(&state.reloader);
-    let report = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    // The blocking thread does not inherit the span; hand it over so `reload` is its child.
+    let span = tracing::Span::current();
+    let report = tokio::task::spawn_blocking(move || span.in_scope(|| reloader.reload())).await;
     match report {
         Ok(report) => {
             let status = if report.applied {

@@ -10,13 +10,21 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use nebula_store::snapshot::Catalog;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
+use tracing::Instrument as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
 
 use crate::answer::{EngineConfig, Identity};
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, LogSection, TracingSection};
 use crate::cookie::CookieSecret;
 use crate::http::{api_router, metrics_router, HttpState};
 use crate::metrics::Metrics;
@@ -52,23 +60,128 @@ pub enum ServerError {
     Signal(std::io::Error),
 }
 
-/// Sets up logging as configured (text or JSON lines on stderr).
-pub fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+/// Keeps the OpenTelemetry tracer provider, when trace export is configured, so the spans still
+/// queued are sent before the process exits.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
 }
 
-/// Runs the node until SIGTERM or SIGINT.
+impl Telemetry {
+    /// Flushes the queued spans and stops the exporter. Call it outside the runtime's async
+    /// context (the batch task runs on the runtime and must be free to finish the export).
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(e) = provider.force_flush() {
+                eprintln!("nebuladns: flushing trace spans: {e}");
+            }
+            if let Err(e) = provider.shutdown() {
+                eprintln!("nebuladns: stopping trace export: {e}");
+            }
+        }
+    }
+}
+
+/// Sets up logging as configured (text or JSON lines on stderr) and, when
+/// `tracing.otlp_endpoint` is set, OpenTelemetry span export layered into the same subscriber.
+/// With an endpoint it must run inside the tokio runtime (the batch processor is a task on it).
+///
+/// Spans are made for start-up and shutdown, zone loads and reloads and HTTP requests. There is
+/// deliberately no span per DNS query: the answer path stays allocation-free, and a span with
+/// OpenTelemetry attached allocates.
+pub fn init_logging(log: &LogSection, tracing_config: &TracingSection) -> Telemetry {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt_layer = match log.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .boxed(),
+    };
+    let provider =
+        tracing_config
+            .otlp_endpoint
+            .as_deref()
+            .and_then(|endpoint| match tracer_provider(endpoint, tracing_config) {
+                Ok(provider) => Some(provider),
+                Err(e) => {
+                    eprintln!("nebuladns: trace export to {endpoint} is off: {e}");
+                    None
+                }
+            });
+    let otel_layer = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("nebula-node")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init();
+    Telemetry { provider }
+}
+
+/// An OTLP/HTTP (protobuf) exporter to `<endpoint>/v1/traces` behind a batch processor on the
+/// tokio runtime, sampling new traces at `sample_ratio`.
+fn tracer_provider(
+    endpoint: &str,
+    config: &TracingSection,
+) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let base = endpoint.trim_end_matches('/');
+    let url = if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(url)
+        .build()?;
+    let processor =
+        BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build();
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            config.sample_ratio,
+        ))))
+        .with_resource(resource)
+        .build())
+}
+
+/// Runs the node until SIGTERM or SIGINT: sets up logging and trace export, serves, then flushes
+/// the exported spans before returning.
 pub fn run(mut config: Config) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("nebula-io")
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let telemetry = {
+        let _context = runtime.enter();
+        init_logging(&config.log, &config.tracing)
+    };
+    let result = prepare_data_dir(&mut config).and_then(|()| {
+        let span = tracing::info_span!("serve", zones = config.zones.len());
+        runtime.block_on(serve(config).instrument(span))
+    });
+    // The `serve` span has closed; send it and everything queued before the runtime goes away.
+    telemetry.shutdown();
+    result
+}
+
+/// Creates the data directory and, without configured zones, the example zone in it.
+fn prepare_data_dir(config: &mut Config) -> Result<(), ServerError> {
     let data_dir = config.server.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
         path: data_dir.display().to_string(),
@@ -81,13 +194,7 @@ pub fn run(mut config: Config) -> Result<(), ServerError> {
         })?;
         config.zones.push(entry);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("nebula-io")
-        .enable_all()
-        .build()
-        .map_err(ServerError::Runtime)?;
-    runtime.block_on(serve(config))
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
@@ -208,19 +315,23 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             }
         }
     }
-    tracing::info!("shutting down: no new connections, draining TCP");
-    ready.store(false, Ordering::Release);
-    metrics.set_ready(false);
-    let _ = stop_tx.send(true);
-    for task in tcp_tasks {
-        let _ = task.await;
+    async {
+        tracing::info!("shutting down: no new connections, draining TCP");
+        ready.store(false, Ordering::Release);
+        metrics.set_ready(false);
+        let _ = stop_tx.send(true);
+        for task in tcp_tasks {
+            let _ = task.await;
+        }
+        shutdown.store(true, Ordering::Relaxed);
+        let _ = http_task.await;
+        let _ = metrics_task.await;
+        for thread in udp_threads {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
-    shutdown.store(true, Ordering::Relaxed);
-    let _ = http_task.await;
-    let _ = metrics_task.await;
-    for thread in udp_threads {
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    }
+    .instrument(tracing::info_span!("shutdown"))
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -69,6 +69,12 @@ impl Reloader {
     }
 
     /// Loads every zone; good ones replace their running versions, bad ones keep theirs.
+    /// Traced as a `reload` span (exported when OpenTelemetry export is configured).
+    #[tracing::instrument(
+        name = "reload",
+        skip_all,
+        fields(zones = self.zones.len(), applied = tracing::field::Empty)
+    )]
     pub fn reload(&self) -> ReloadReport {
         let _guard = self.lock.lock();
         let mut catalog = Catalog::clone(&self.catalog.load());
@@ -81,6 +87,7 @@ impl Reloader {
             reports.push(report);
         }
         let applied = reports.iter().all(|r| r.loaded);
+        tracing::Span::current().record("applied", applied);
         if !applied {
             self.metrics.count_reload_failure();
             for r in reports.iter().filter(|r| !r.loaded) {
@@ -97,7 +104,17 @@ impl Reloader {
     }
 }
 
-/// Parses, validates and compiles one configured zone.
+/// Parses, validates and compiles one configured zone, traced as a `zone_load` span.
+#[tracing::instrument(
+    name = "zone_load",
+    skip_all,
+    fields(
+        zone = %entry.name,
+        loaded = tracing::field::Empty,
+        serial = tracing::field::Empty,
+        records = tracing::field::Empty
+    )
+)]
 fn load_entry(entry: &ZoneEntry) -> (ZoneReport, Option<ZoneSnapshot>) {
     let mut report = ZoneReport {
         zone: entry.name.clone(),
@@ -123,9 +140,14 @@ fn load_entry(entry: &ZoneEntry) -> (ZoneReport, Option<ZoneSnapshot>) {
             report.loaded = true;
             report.serial = Some(snapshot.serial());
             report.records = Some(zone.record_count());
+            let span = tracing::Span::current();
+            span.record("loaded", true);
+            span.record("serial", snapshot.serial());
+            span.record("records", zone.record_count());
             (report, Some(snapshot))
         }
         Err(problems) => {
+            tracing::Span::current().record("loaded", false);
             report.problems = problems;
             (report, None)
         }
