@@ -7,17 +7,19 @@
 //! [`Worker::run`]'s receive and send calls without touching the answering: see ADR 0003.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, RawFd};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use nix::errno::Errno;
-use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
 use nebula_store::snapshot::Catalog;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::answer::{EngineConfig, Outcome, Responder, Transport};
@@ -108,12 +110,23 @@ impl Worker {
         let mut destinations: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
         while !self.shared.shutdown.load(Ordering::Relaxed) {
             let count = {
-                let mut slices = packets.each_mut().map(|p| [IoSliceMut::new(p.as_mut_slice())]);
-                match recvmmsg(fd, &mut receive_headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                let mut slices = packets
+                    .each_mut()
+                    .map(|p| [IoSliceMut::new(p.as_mut_slice())]);
+                match recvmmsg(
+                    fd,
+                    &mut receive_headers,
+                    slices.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                ) {
                     Ok(messages) => {
                         let mut count = 0;
                         for (slot, message) in received.iter_mut().zip(messages) {
-                            *slot = (message.bytes, message.address.as_ref().and_then(socket_addr));
+                            *slot = (
+                                message.bytes,
+                                message.address.as_ref().and_then(socket_addr),
+                            );
                             count += 1;
                         }
                         count
@@ -148,7 +161,12 @@ impl Worker {
                 }
             }
             drop(catalog);
-            self.send(fd, &mut send_headers, &responses[..ready], &destinations[..ready]);
+            self.send(
+                fd,
+                &mut send_headers,
+                &responses[..ready],
+                &destinations[..ready],
+            );
         }
     }
 
@@ -163,8 +181,11 @@ impl Worker {
         let no_control: [ControlMessage<'_>; 0] = [];
         let mut sent = 0usize;
         while sent < responses.len() {
-            let slices: [[IoSlice<'_>; 1]; BATCH] =
-                std::array::from_fn(|i| [IoSlice::new(responses.get(sent + i).map_or(&[][..], Vec::as_slice))]);
+            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
+                [IoSlice::new(
+                    responses.get(sent + i).map_or(&[][..], Vec::as_slice),
+                )]
+            });
             let pending = responses.len() - sent;
             let result = sendmmsg(
                 fd,
