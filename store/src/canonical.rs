@@ -36,6 +36,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use nebula_wire::codec::Writer;
 use nebula_wire::{Name, RData, RType, Record};
 use sha2::{Digest, Sha256};
 
@@ -149,27 +150,44 @@ pub fn normalize(zone: &Zone) -> Zone {
 
 /// Feeds every canonical record to `sink`, one call per record; with `zero_soa_serial` the SOA
 /// serial is written as 0 (the content-hash rule above).
+///
+/// Works in three reused buffers and clones nothing: hashing a million-record zone must not cost
+/// a million allocations. The bytes are exactly [`Record::encode_canonical`]'s, records in the
+/// order of [`canonical_rrsets`].
 fn write_canonical_records(zone: &Zone, zero_soa_serial: bool, sink: &mut dyn FnMut(&[u8])) {
-    let mut buffer = Vec::with_capacity(512);
-    for set in canonical_rrsets(zone) {
-        for data in set.rdatas {
-            let rdata = match data.rdata {
-                RData::Soa(soa) if zero_soa_serial => {
-                    let mut soa = soa.clone();
-                    soa.serial = 0;
-                    RData::Soa(soa)
-                }
-                other => other.clone(),
-            };
-            let record = Record {
-                name: set.owner.clone(),
-                class: zone.class,
-                ttl: set.ttl,
-                rdata,
-            };
-            buffer.clear();
-            buffer = record.encode_canonical(buffer);
-            sink(&buffer);
+    let mut rdata_wire: Vec<u8> = Vec::with_capacity(4096);
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut record: Vec<u8> = Vec::with_capacity(512);
+    for (owner, rtype, rrset) in zone.rrsets() {
+        rdata_wire.clear();
+        ranges.clear();
+        for rdata in &rrset.rdatas {
+            let start = rdata_wire.len();
+            let mut writer = Writer::canonical(std::mem::take(&mut rdata_wire));
+            rdata.encode(&mut writer);
+            rdata_wire = writer.into_bytes();
+            if let (true, RData::Soa(soa)) = (zero_soa_serial, rdata) {
+                // RFC 1035 §3.3.13: the serial follows MNAME and RNAME (uncompressed here).
+                let at = start + soa.mname.wire_len() + soa.rname.wire_len();
+                rdata_wire[at..at + 4].fill(0);
+            }
+            ranges.push((start, rdata_wire.len()));
+        }
+        if ranges.len() > 1 {
+            // RFC 4034 §6.3: octet order of the canonical RDATA; identical ones are duplicates.
+            ranges.sort_by(|a, b| rdata_wire[a.0..a.1].cmp(&rdata_wire[b.0..b.1]));
+            ranges.dedup_by(|a, b| rdata_wire[a.0..a.1] == rdata_wire[b.0..b.1]);
+        }
+        for &(start, end) in &ranges {
+            record.clear();
+            record.extend(owner.as_wire().iter().map(u8::to_ascii_lowercase));
+            record.extend_from_slice(&rtype.0.to_be_bytes());
+            record.extend_from_slice(&zone.class.0.to_be_bytes());
+            record.extend_from_slice(&rrset.ttl.to_be_bytes());
+            // RDATA built from a valid zone is at most 65535 octets (wire's constructors check).
+            record.extend_from_slice(&u16::try_from(end - start).unwrap_or(u16::MAX).to_be_bytes());
+            record.extend_from_slice(&rdata_wire[start..end]);
+            sink(&record);
         }
     }
 }
