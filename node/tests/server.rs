@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -259,78 +258,38 @@ fn sigterm_drains_tcp_and_exits_zero() {
 }
 
 /// A server started from a hand-written `[dns]` section (the other sections on loopback port 0)
-/// serving one zone `name` from `file`; killed on drop.
-struct CustomServer {
-    child: std::process::Child,
-    dns: SocketAddr,
-    _dir: TempDir,
-}
-
-impl CustomServer {
-    fn start(prefix: &str, dns_section: &str, name: &str, zone: &str) -> CustomServer {
-        let dir = TempDir::new(prefix).unwrap();
-        write(&dir.path().join("zone.file"), zone);
-        let config = dir.path().join("config.toml");
-        write(
-            &config,
-            &format!(
-                "[server]\ndata_dir = \"{}\"\n[dns]\n{dns_section}\n[http]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[[zone]]\nname = \"{name}\"\nfile = \"zone.file\"\n",
-                dir.path().join("data").display()
-            ),
-        );
-        let mut child = Command::new(BINARY)
-            .args(["--config", config.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut dns = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("nebuladns: listening dns udp ") {
-                dns = rest
-                    .split_whitespace()
-                    .next()
-                    .and_then(|a| a.parse::<SocketAddr>().ok());
-            }
-            if line == "nebuladns: ready" {
-                break;
-            }
-        }
-        let dns = dns.expect("a DNS address was announced");
-        CustomServer {
-            child,
-            dns,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for CustomServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// serving one zone `name` with the text `zone`.
+fn start_custom(prefix: &str, dns_section: &str, name: &str, zone: &str) -> Nebula {
+    let dir = TempDir::new(prefix).unwrap();
+    write(&dir.path().join("zone.file"), zone);
+    let config = dir.path().join("config.toml");
+    write(
+        &config,
+        &format!(
+            "[server]\ndata_dir = \"{}\"\n[dns]\n{dns_section}\n[http]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[[zone]]\nname = \"{name}\"\nfile = \"zone.file\"\n",
+            dir.path().join("data").display()
+        ),
+    );
+    Nebula::launch(Path::new(BINARY), dir, &config).unwrap()
 }
 
 #[test]
 fn serves_ipv6() {
-    let server = CustomServer::start(
+    let server = start_custom(
         "nebula-ipv6",
         "listen = [\"[::1]:0\"]\nudp_workers = 1",
         "v6.test.",
         &zone_text("v6.test.", 4),
     );
-    assert!(server.dns.is_ipv6());
-    assert_eq!(serial(server.dns, "v6.test."), Some(4));
+    assert!(server.dns().is_ipv6());
+    assert_eq!(serial(server.dns(), "v6.test."), Some(4));
 }
 
 /// RFC 7766 §6.2.2: a server limits connections per client and in total; a connection over the
 /// limit is closed at once while the others keep working.
 #[test]
 fn tcp_connection_limits() {
-    let server = CustomServer::start(
+    let server = start_custom(
         "nebula-tcp-limits",
         "listen = [\"127.0.0.1:0\"]\nudp_workers = 1\ntcp_max_connections = 3\ntcp_max_connections_per_client = 2\ntcp_idle_timeout_ms = 300",
         "l.test.",
@@ -341,11 +300,11 @@ fn tcp_connection_limits() {
         write_framed(stream, &query(id, &name, RType::A, None).encode().unwrap())?;
         Ok(Message::decode(&read_framed(stream)?).unwrap())
     };
-    let mut first = connect_tcp(server.dns, EXCHANGE_TIMEOUT).unwrap();
-    let mut second = connect_tcp(server.dns, EXCHANGE_TIMEOUT).unwrap();
+    let mut first = connect_tcp(server.dns(), EXCHANGE_TIMEOUT).unwrap();
+    let mut second = connect_tcp(server.dns(), EXCHANGE_TIMEOUT).unwrap();
     assert_eq!(asks(&mut first, 1).unwrap().header.id, 1);
     assert_eq!(asks(&mut second, 2).unwrap().header.id, 2);
-    let mut third = connect_tcp(server.dns, EXCHANGE_TIMEOUT).unwrap();
+    let mut third = connect_tcp(server.dns(), EXCHANGE_TIMEOUT).unwrap();
     assert!(
         asks(&mut third, 3).is_err(),
         "a third connection from one client is closed"
@@ -361,6 +320,6 @@ fn tcp_connection_limits() {
         asks(&mut first, 5).is_err(),
         "idle connection closed after 300 ms"
     );
-    let mut again = connect_tcp(server.dns, EXCHANGE_TIMEOUT).unwrap();
+    let mut again = connect_tcp(server.dns(), EXCHANGE_TIMEOUT).unwrap();
     assert_eq!(asks(&mut again, 6).unwrap().header.id, 6);
 }

@@ -8,12 +8,11 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::nebula::http_request;
+use support::nebula::{http_request, Nebula};
 use support::peers::TempDir;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_nebuladns");
@@ -164,43 +163,16 @@ fn reload_span_is_exported_over_otlp_http_and_flushed_on_sigterm() {
             receiver.addr,
         ),
     );
-    let mut child = Command::new(BINARY)
-        .args(["--config", config.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut http = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("nebuladns: listening http ") {
-            http = rest.trim().parse::<SocketAddr>().ok();
-        }
-        if line == "nebuladns: ready" {
-            break;
-        }
-    }
-    let http = http.expect("the HTTP address was announced");
+    let mut server = Nebula::launch(Path::new(BINARY), dir, &config).unwrap();
+    let http = server.http();
     let (status, body) = http_request(http, "POST", "/api/v1/reload").unwrap();
     assert_eq!(status, 200, "{body}");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("nebuladns did not exit within 20 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    server.signal("TERM").unwrap();
+    let exit = server
+        .wait_for_exit(Duration::from_secs(20))
+        .unwrap()
+        .expect("nebuladns exits within 20 s of SIGTERM");
     assert!(exit.success(), "exit status {exit}");
 
     let received = receiver.received();

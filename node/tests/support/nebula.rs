@@ -57,10 +57,17 @@ impl Nebula {
         let config = config_text(dir.path(), zones)?;
         let config_path = dir.path().join("nebuladns.toml");
         fs::write(&config_path, config)?;
+        Nebula::launch(binary, dir, &config_path)
+    }
+
+    /// Starts `binary --config CONFIG` for a configuration the caller wrote (inside `dir`, which
+    /// the server owns from now on and which holds its log) and returns once it is ready. The
+    /// configuration must put the DNS, HTTP and metrics listeners on loopback.
+    pub fn launch(binary: &Path, dir: TempDir, config_path: &Path) -> io::Result<Nebula> {
         let log = File::create(dir.path().join("server.log"))?;
         let mut child = Command::new(binary)
             .arg("--config")
-            .arg(&config_path)
+            .arg(config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
