@@ -1,6 +1,6 @@
 //! Shared support of the node integration tests: real DNS servers (BIND, Knot DNS, NSD) started on
 //! loopback as primaries or secondaries ([`peers`]), our own `nebuladns` started the same way
-//! ([`nebula`]), blocking DNS exchanges over UDP and TCP ([`exchange`]) and TSIG signing and
+//! ([`nebula`]), stopping them ([`process`]), blocking DNS exchanges over UDP and TCP ([`exchange`]) and TSIG signing and
 //! verification with HMAC-SHA256 ([`tsig`]).
 //!
 //! Each test binary includes it with `mod support;` and uses only part of it, so unused items are
@@ -10,4 +10,5 @@
 pub mod exchange;
 pub mod nebula;
 pub mod peers;
+pub mod process;
 pub mod tsig;

@@ -21,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::peers::{TempDir, ZoneConfig, ZoneSource, READY_TIMEOUT};
+use super::process::{self, Target};
 
 /// A running `nebuladns`. Dropping it sends SIGTERM, waits up to five seconds, then kills it.
 #[derive(Debug)]
@@ -189,15 +190,7 @@ impl Nebula {
 
     /// Sends a signal (`"HUP"`, `"TERM"`, ...) to the server process.
     pub fn signal(&self, name: &str) -> io::Result<()> {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("kill -{name} failed: {status}")))
-        }
+        process::signal(&self.child, Target::Process, name)
     }
 
     /// Waits up to `timeout` for the process to exit; its status, or `None` if still running.
@@ -231,19 +224,7 @@ impl Nebula {
 
 impl Drop for Nebula {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        process::stop(&mut self.child, Target::Process);
     }
 }
 

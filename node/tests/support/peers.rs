@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nebula_wire::{Message, Name, RData, RType};
 
 use super::exchange::{query, udp_exchange};
+use super::process::{self, Target};
 use super::tsig::TsigKey;
 
 /// How long a peer may take to answer at all, and then to serve each zone.
@@ -495,30 +496,11 @@ impl Peer {
             thread::sleep(PROBE_INTERVAL);
         }
     }
-
-    /// Sends `signal` to the server's process group (`kill` does it without unsafe code).
-    fn signal_group(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.signal_group("-TERM");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-        // Workers of the group that outlived the main process, and a main process that ignored TERM.
-        self.signal_group("-KILL");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        process::stop(&mut self.child, Target::Group);
     }
 }
 

@@ -135,20 +135,10 @@ impl TsigFields {
         let mut out = self.algorithm.to_lowercase().as_wire().to_vec();
         push_time(&mut out, self.time_signed);
         out.extend_from_slice(&self.fudge.to_be_bytes());
-        out.extend_from_slice(
-            &u16::try_from(self.mac.len())
-                .unwrap_or(u16::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&self.mac);
+        push_sized(&mut out, &self.mac);
         out.extend_from_slice(&self.original_id.to_be_bytes());
         out.extend_from_slice(&self.error.to_be_bytes());
-        out.extend_from_slice(
-            &u16::try_from(self.other.len())
-                .unwrap_or(u16::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&self.other);
+        push_sized(&mut out, &self.other);
         out
     }
 
@@ -163,12 +153,7 @@ impl TsigFields {
         push_time(&mut out, self.time_signed);
         out.extend_from_slice(&self.fudge.to_be_bytes());
         out.extend_from_slice(&self.error.to_be_bytes());
-        out.extend_from_slice(
-            &u16::try_from(self.other.len())
-                .unwrap_or(u16::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&self.other);
+        push_sized(&mut out, &self.other);
         out
     }
 
@@ -179,6 +164,12 @@ impl TsigFields {
         out.extend_from_slice(&self.fudge.to_be_bytes());
         out
     }
+}
+
+/// A 16-bit length followed by the bytes (MAC and Other Data, RFC 8945 §4.2).
+fn push_sized(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&u16::try_from(bytes.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 fn push_time(out: &mut Vec<u8>, seconds: u64) {
