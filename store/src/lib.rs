@@ -3,10 +3,13 @@
 //! One model ([`Zone`]) fed by three formats (RFC 1035 master files, a readable TOML format, and
 //! JSON for the API), validation that names the file, line and fix, the canonical form and content
 //! hash that identify a zone version, diffs between versions (the future IXFR journal) and export
-//! back to a master file. Later: the RocksDB layout and compiled lookup snapshots.
+//! back to a master file, compiled lookup snapshots, the RocksDB layout ([`db`]) and the replicated
+//! zone state machine ([`state`]): versions, history, audit log, tokens.
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod diff;
 pub mod error;
 pub mod export;
@@ -14,7 +17,10 @@ pub mod export;
 mod fixtures;
 pub mod format;
 pub mod master;
+pub mod serial;
 pub mod snapshot;
+#[cfg(feature = "db")]
+pub mod state;
 pub mod validate;
 pub mod zone;
 

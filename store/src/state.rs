@@ -1,0 +1,1219 @@
+//! The replicated state machine's domain half: zone versions, history, the audit log, API
+//! tokens and idempotency records, kept in [`crate::db`] and changed only by [`Stamped`]
+//! commands. Raft (in `nebula-raft`) decides the order; this module decides the effect, the
+//! same on every node for the same command: no clocks, no randomness, no I/O but the database.
+//!
+//! Each applied command becomes one atomic [`Batch`]: the new content-addressed zone body, the
+//! history row, the zone's head, the audit entry and the idempotency record, plus whatever the
+//! caller adds (Raft's applied log id). A command that changes nothing makes no version; a
+//! rejected command changes nothing but is still audited, since it reached the log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nebula_wire::{Name, RData, RType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::canonical::content_hash;
+use crate::db::{decode_json, Batch, Cf, Db, DbError};
+use crate::diff::diff;
+use crate::format::{from_document, Data, RecordEntry, Ttl, ZoneDocument};
+use crate::master;
+use crate::serial::{first_serial, next_serial, SerialPolicy};
+use crate::validate::{has_errors, validate};
+use crate::zone::Zone;
+
+/// A command as the leader stamped it: the time (serials derive from it), who asked, and the
+/// client's idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped {
+    pub time_ms: u64,
+    pub author: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub command: Command,
+}
+
+/// A change to the replicated state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Create (`create_only`) or create-or-replace a zone from master-file text.
+    PutZone {
+        zone: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<SerialPolicy>,
+        create_only: bool,
+    },
+    DeleteZone {
+        zone: String,
+    },
+    /// Record changes applied together or not at all.
+    ChangeRecords {
+        zone: String,
+        changes: Vec<RecordChange>,
+    },
+    /// A new version with an old version's content (a roll-forward with a higher serial).
+    Rollback {
+        zone: String,
+        to_version: u64,
+    },
+    PutToken {
+        token: TokenRecord,
+    },
+    RevokeToken {
+        id: String,
+    },
+}
+
+impl Command {
+    /// The zone the command is about, if any.
+    pub fn zone(&self) -> Option<&str> {
+        match self {
+            Command::PutZone { zone, .. }
+            | Command::DeleteZone { zone }
+            | Command::ChangeRecords { zone, .. }
+            | Command::Rollback { zone, .. } => Some(zone),
+            Command::PutToken { .. } | Command::RevokeToken { .. } => None,
+        }
+    }
+
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::PutZone {
+                create_only: true, ..
+            } => "create_zone",
+            Command::PutZone { .. } => "replace_zone",
+            Command::DeleteZone { .. } => "delete_zone",
+            Command::ChangeRecords { .. } => "change_records",
+            Command::Rollback { .. } => "rollback",
+            Command::PutToken { .. } => "create_token",
+            Command::RevokeToken { .. } => "revoke_token",
+        }
+    }
+}
+
+/// One RRset change in a [`Command::ChangeRecords`] batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordChange {
+    pub action: ChangeAction,
+    /// Owner: relative to the zone, `@`, or absolute with a trailing dot.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Required for a new RRset; an existing RRset keeps its TTL when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Ttl>,
+    /// RDATA in presentation form. `delete` without data removes the whole RRset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Data>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeAction {
+    /// Add records to an RRset (creating it).
+    Add,
+    /// Remove the given records, or the whole RRset.
+    Delete,
+    /// Replace the RRset with exactly these records.
+    Replace,
+}
+
+/// What a role may do; each includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+/// An API token as stored: never the secret, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub secret_sha256: String,
+    pub role: Role,
+    /// Zones the token may touch (lower-case, absolute); empty means every zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Where a zone is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneHead {
+    pub name: String,
+    pub version: u64,
+    pub serial: u32,
+    pub hash: String,
+    pub policy: SerialPolicy,
+    pub deleted: bool,
+    pub updated_ms: u64,
+    pub records: usize,
+}
+
+/// One version in a zone's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: u64,
+    pub serial: u32,
+    /// The content hash (hex); empty for a deletion.
+    pub hash: String,
+    pub time_ms: u64,
+    pub author: String,
+    pub action: String,
+    pub summary: String,
+    pub parent: Option<u64>,
+}
+
+/// One entry of the hash-chained audit log: `hash = SHA-256(prev_hash || JSON of the entry
+/// with an empty hash)`, so editing or dropping an entry breaks every later hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub time_ms: u64,
+    pub author: String,
+    pub action: String,
+    pub zone: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub outcome: String,
+    pub detail: String,
+    pub version: Option<u64>,
+    pub serial: Option<u32>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditEntry {
+    fn chain_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.hash = String::new();
+        let mut hasher = Sha256::new();
+        hasher.update(self.prev_hash.as_bytes());
+        hasher.update(serde_json::to_vec(&unhashed).unwrap_or_default());
+        data_encoding::HEXLOWER.encode(&hasher.finalize())
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new version (or token change) was committed.
+    Applied,
+    /// The content equals the current version: no new version.
+    Unchanged,
+    /// The idempotency key was seen before; this is the first attempt's result.
+    Replayed,
+    /// Not applied: what applying would do.
+    DryRun,
+    /// A Raft-internal entry (membership, blank); nothing for clients.
+    Internal,
+}
+
+/// The answer to a write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResult {
+    pub outcome: Outcome,
+    pub zone: Option<String>,
+    pub version: Option<u64>,
+    pub serial: Option<u32>,
+    pub hash: Option<String>,
+    pub summary: String,
+    pub audit_seq: Option<u64>,
+}
+
+impl WriteResult {
+    pub fn internal() -> WriteResult {
+        WriteResult {
+            outcome: Outcome::Internal,
+            zone: None,
+            version: None,
+            serial: None,
+            hash: None,
+            summary: String::new(),
+            audit_seq: None,
+        }
+    }
+}
+
+/// Why a command was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub kind: RejectKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    NotFound,
+    Conflict,
+    Invalid,
+}
+
+impl Rejection {
+    fn new(kind: RejectKind, message: impl Into<String>) -> Rejection {
+        Rejection {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+pub type ApplyResult = Result<WriteResult, Rejection>;
+
+/// A zone whose served data changed: the data plane recompiles it (or drops it: `zone` None).
+#[derive(Debug, Clone)]
+pub struct ZoneChange {
+    pub origin: Name,
+    pub zone: Option<Arc<Zone>>,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    head: ZoneHead,
+    zone: Option<Arc<Zone>>,
+}
+
+/// The zone state machine over a database.
+#[derive(Debug)]
+pub struct ZoneStore {
+    db: Arc<Db>,
+    zones: BTreeMap<String, Slot>,
+    audit_seq: u64,
+    audit_hash: String,
+}
+
+/// The lower-case absolute text form used as a zone's key.
+pub fn zone_key(name: &Name) -> String {
+    name.to_lowercase().to_string()
+}
+
+/// Parses an API zone name (trailing dot optional) into its key and origin.
+pub fn parse_zone_name(text: &str) -> Result<(String, Name), Rejection> {
+    let name = Name::from_text(text, Some(&Name::root()))
+        .map_err(|e| Rejection::new(RejectKind::Invalid, format!("zone name {text:?}: {e}")))?;
+    Ok((zone_key(&name), name))
+}
+
+fn head_key(key: &str) -> Vec<u8> {
+    format!("zone/{key}").into_bytes()
+}
+
+fn history_key(key: &str, version: u64) -> Vec<u8> {
+    let mut out = key.as_bytes().to_vec();
+    out.push(0);
+    out.extend_from_slice(&version.to_be_bytes());
+    out
+}
+
+fn token_key(id: &str) -> Vec<u8> {
+    format!("token/{id}").into_bytes()
+}
+
+/// Reads a zone's head.
+pub fn read_head(db: &Db, key: &str) -> Result<Option<ZoneHead>, DbError> {
+    db.get_json(Cf::State, &head_key(key))
+}
+
+/// Every zone head (deleted ones included), in key order.
+pub fn list_heads(db: &Db) -> Result<Vec<ZoneHead>, DbError> {
+    db.scan_prefix(Cf::State, b"zone/")?
+        .into_iter()
+        .map(|(k, v)| decode_json(Cf::State, &k, &v))
+        .collect()
+}
+
+/// Up to `limit` history entries of a zone from `from_version` on.
+pub fn read_history(
+    db: &Db,
+    key: &str,
+    from_version: u64,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    let end = history_key(key, u64::MAX);
+    db.scan(
+        Cf::History,
+        &history_key(key, from_version),
+        Some(&end),
+        limit,
+    )?
+    .into_iter()
+    .map(|(k, v)| decode_json(Cf::History, &k, &v))
+    .collect()
+}
+
+/// A zone as it was at `version`, with that version's serial; None if there is no such
+/// version or it is a deletion.
+pub fn read_version(
+    db: &Db,
+    key: &str,
+    version: u64,
+) -> Result<Option<(HistoryEntry, Zone)>, DbError> {
+    let Some(entry) = db.get_json::<HistoryEntry>(Cf::History, &history_key(key, version))? else {
+        return Ok(None);
+    };
+    if entry.hash.is_empty() {
+        return Ok(None);
+    }
+    let zone = load_body(db, key, &entry.hash, entry.serial)?;
+    Ok(Some((entry, zone)))
+}
+
+/// Up to `limit` audit entries from sequence number `from` on.
+pub fn read_audit(db: &Db, from: u64, limit: usize) -> Result<Vec<AuditEntry>, DbError> {
+    db.scan(Cf::Audit, &from.to_be_bytes(), None, limit)?
+        .into_iter()
+        .map(|(k, v)| decode_json(Cf::Audit, &k, &v))
+        .collect()
+}
+
+/// Checks the audit chain from the start; returns the number of entries, or the first
+/// sequence number whose hash does not follow.
+pub fn verify_audit(db: &Db) -> Result<Result<u64, u64>, DbError> {
+    let mut prev = String::new();
+    let mut count = 0;
+    for (k, v) in db.scan(Cf::Audit, &[], None, usize::MAX)? {
+        let entry: AuditEntry = decode_json(Cf::Audit, &k, &v)?;
+        if entry.prev_hash != prev || entry.chain_hash() != entry.hash {
+            return Ok(Err(entry.seq));
+        }
+        prev = entry.hash;
+        count += 1;
+    }
+    Ok(Ok(count))
+}
+
+pub fn read_token(db: &Db, id: &str) -> Result<Option<TokenRecord>, DbError> {
+    db.get_json(Cf::State, &token_key(id))
+}
+
+pub fn list_tokens(db: &Db) -> Result<Vec<TokenRecord>, DbError> {
+    db.scan_prefix(Cf::State, b"token/")?
+        .into_iter()
+        .map(|(k, v)| decode_json(Cf::State, &k, &v))
+        .collect()
+}
+
+/// Whether a node id was ever a member and then removed (ids are never reused).
+pub fn node_retired(db: &Db, id: u64) -> Result<bool, DbError> {
+    Ok(db
+        .get(Cf::State, format!("node/{id}").as_bytes())?
+        .as_deref()
+        == Some(b"\"removed\"".as_slice()))
+}
+
+/// Records cluster membership in `batch`: every id in `members` is a member; ids that were
+/// members and are not any more become removed, for good.
+pub fn record_membership(db: &Db, batch: &mut Batch<'_>, members: &[u64]) -> Result<(), DbError> {
+    for (key, value) in db.scan_prefix(Cf::State, b"node/")? {
+        let id = String::from_utf8_lossy(&key["node/".len()..])
+            .parse::<u64>()
+            .ok();
+        if value == b"\"member\"" && id.is_some_and(|id| !members.contains(&id)) {
+            batch.put(Cf::State, &key, b"\"removed\"")?;
+        }
+    }
+    for id in members {
+        batch.put(Cf::State, format!("node/{id}").as_bytes(), b"\"member\"")?;
+    }
+    Ok(())
+}
+
+fn load_body(db: &Db, key: &str, hash: &str, serial: u32) -> Result<Zone, DbError> {
+    let corrupt = |message: String| DbError::Corrupt {
+        what: format!("zone {key} version {hash}"),
+        message,
+    };
+    let bytes = data_encoding::HEXLOWER
+        .decode(hash.as_bytes())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let body = db
+        .get(Cf::Versions, &bytes)?
+        .ok_or_else(|| corrupt("the content is missing".to_owned()))?;
+    let text = String::from_utf8(body).map_err(|e| corrupt(e.to_string()))?;
+    let (_, origin) = parse_zone_name(key).map_err(|e| corrupt(e.message))?;
+    let parsed = master::parse_str(&text, &origin, key).map_err(|e| corrupt(e.to_string()))?;
+    Ok(with_serial(parsed.zone, serial))
+}
+
+/// `zone` with its SOA serial set to `serial`.
+pub fn with_serial(mut zone: Zone, serial: u32) -> Zone {
+    let origin = zone.origin.clone();
+    if let Some(mut rrset) = zone.rrset(&origin, RType::SOA).cloned() {
+        for rdata in &mut rrset.rdatas {
+            if let RData::Soa(soa) = rdata {
+                soa.serial = serial;
+            }
+        }
+        zone.replace_rrset(origin, RType::SOA, Some(rrset));
+    }
+    zone
+}
+
+fn soa_serial(zone: &Zone) -> Option<u32> {
+    zone.soa().map(|soa| soa.serial)
+}
+
+/// What a zone command will do, computed without writing.
+struct ZonePlan {
+    key: String,
+    origin: Name,
+    head: ZoneHead,
+    /// None: the zone is deleted.
+    zone: Option<Zone>,
+    action: &'static str,
+    summary: String,
+    unchanged: bool,
+}
+
+impl ZoneStore {
+    /// Loads every zone's current version from the database.
+    pub fn open(db: Arc<Db>) -> Result<ZoneStore, DbError> {
+        let mut zones = BTreeMap::new();
+        for head in list_heads(&db)? {
+            let zone = if head.deleted {
+                None
+            } else {
+                Some(Arc::new(load_body(
+                    &db,
+                    &head.name,
+                    &head.hash,
+                    head.serial,
+                )?))
+            };
+            zones.insert(head.name.clone(), Slot { head, zone });
+        }
+        let (audit_seq, audit_hash) = match db.last(Cf::Audit, None)? {
+            None => (0, String::new()),
+            Some((k, v)) => {
+                let entry: AuditEntry = decode_json(Cf::Audit, &k, &v)?;
+                (entry.seq, entry.hash)
+            }
+        };
+        Ok(ZoneStore {
+            db,
+            zones,
+            audit_seq,
+            audit_hash,
+        })
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// The zones being served, for building the data plane's catalog.
+    pub fn served(&self) -> impl Iterator<Item = &Arc<Zone>> {
+        self.zones.values().filter_map(|slot| slot.zone.as_ref())
+    }
+
+    /// Applies one command: one atomic batch with the caller's `extra` entries (Raft's
+    /// applied log id). Returns the client's answer and the zones whose data changed.
+    pub fn apply(
+        &mut self,
+        stamped: &Stamped,
+        extra: &[(Cf, Vec<u8>, Vec<u8>)],
+        durable: bool,
+    ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
+        let db = Arc::clone(&self.db);
+        let mut batch = db.batch();
+        for (cf, key, value) in extra {
+            batch.put(*cf, key, value)?;
+        }
+        let digest = command_digest(stamped);
+        if let Some(key) = &stamped.idempotency_key {
+            if let Some(record) = self
+                .db
+                .get_json::<IdempotencyRecord>(Cf::State, &idem_key(key))?
+            {
+                let result = if record.digest == digest {
+                    record.result.map(|mut r| {
+                        r.outcome = Outcome::Replayed;
+                        r
+                    })
+                } else {
+                    Err(Rejection::new(
+                        RejectKind::Conflict,
+                        format!("Idempotency-Key {key:?} was already used for a different request; use a new key"),
+                    ))
+                };
+                // Audited too: a replay or a refused reuse is something a client did.
+                self.audit(&mut batch, stamped, &result)?;
+                db.write(batch, durable)?;
+                return Ok((result, Vec::new()));
+            }
+        }
+        let mut changes = Vec::new();
+        let result = match &stamped.command {
+            Command::PutToken { token } => {
+                batch.put_json(Cf::State, &token_key(&token.id), token)?;
+                Ok(token_result(format!(
+                    "token {} ({:?})",
+                    token.id, token.role
+                )))
+            }
+            Command::RevokeToken { id } => {
+                if read_token(&self.db, id)?.is_none() {
+                    Err(Rejection::new(
+                        RejectKind::NotFound,
+                        format!("no token with id {id}"),
+                    ))
+                } else {
+                    batch.delete(Cf::State, &token_key(id))?;
+                    Ok(token_result(format!("token {id} revoked")))
+                }
+            }
+            _ => match self.plan(stamped)? {
+                Err(rejection) => Err(rejection),
+                Ok(plan) => Ok(self.write_plan(plan, stamped, &mut batch, &mut changes)?),
+            },
+        };
+        let audit_seq = self.audit(&mut batch, stamped, &result)?;
+        let result = result.map(|mut r| {
+            r.audit_seq = Some(audit_seq);
+            r
+        });
+        if let Some(key) = &stamped.idempotency_key {
+            let record = IdempotencyRecord {
+                digest,
+                result: result.clone(),
+            };
+            batch.put_json(Cf::State, &idem_key(key), &record)?;
+        }
+        db.write(batch, durable)?;
+        Ok((result, changes))
+    }
+
+    /// What `stamped` would do, without writing anything (`?dry_run=true`).
+    pub fn preview(&self, stamped: &Stamped) -> Result<ApplyResult, DbError> {
+        Ok(match &stamped.command {
+            Command::PutToken { token } => Ok(dry(token_result(format!("token {}", token.id)))),
+            Command::RevokeToken { id } => match read_token(&self.db, id)? {
+                None => Err(Rejection::new(
+                    RejectKind::NotFound,
+                    format!("no token with id {id}"),
+                )),
+                Some(_) => Ok(dry(token_result(format!("token {id} revoked")))),
+            },
+            _ => self.plan(stamped)?.map(|plan| dry(plan_result(&plan))),
+        })
+    }
+
+    fn current(&self, key: &str) -> Option<&Slot> {
+        self.zones.get(key)
+    }
+
+    fn plan(&self, stamped: &Stamped) -> Result<Result<ZonePlan, Rejection>, DbError> {
+        let Some(zone_text) = stamped.command.zone() else {
+            return Ok(Err(Rejection::new(
+                RejectKind::Invalid,
+                "not a zone command",
+            )));
+        };
+        let (key, origin) = match parse_zone_name(zone_text) {
+            Ok(parsed) => parsed,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        let slot = self.current(&key);
+        let live = slot.and_then(|s| s.zone.as_deref());
+        let time = stamped.time_ms;
+        let missing = || Rejection::new(RejectKind::NotFound, format!("zone {key} does not exist"));
+        let (new_zone, policy, submitted, action) = match &stamped.command {
+            Command::PutZone {
+                body,
+                policy,
+                create_only,
+                ..
+            } => {
+                if *create_only && live.is_some() {
+                    return Ok(Err(Rejection::new(
+                        RejectKind::Conflict,
+                        format!("zone {key} already exists; replace it with PUT or `nebulactl zone apply`"),
+                    )));
+                }
+                let zone = match parse_body(body, &origin, &key) {
+                    Ok(zone) => zone,
+                    Err(rejection) => return Ok(Err(rejection)),
+                };
+                let policy = policy.or(slot.map(|s| s.head.policy)).unwrap_or_default();
+                let submitted = soa_serial(&zone);
+                (
+                    zone,
+                    policy,
+                    submitted,
+                    if live.is_some() { "replace" } else { "create" },
+                )
+            }
+            Command::ChangeRecords { changes, .. } => {
+                let Some(current) = live else {
+                    return Ok(Err(missing()));
+                };
+                let zone = match apply_changes(current, changes) {
+                    Ok(zone) => zone,
+                    Err(rejection) => return Ok(Err(rejection)),
+                };
+                if let Err(rejection) = check_servable(&zone) {
+                    return Ok(Err(rejection));
+                }
+                let policy = slot.map(|s| s.head.policy).unwrap_or_default();
+                (zone, policy, None, "change")
+            }
+            Command::Rollback { to_version, .. } => {
+                let Some(slot) = slot else {
+                    return Ok(Err(missing()));
+                };
+                let Some((_, zone)) = read_version(&self.db, &key, *to_version)? else {
+                    return Ok(Err(Rejection::new(
+                        RejectKind::NotFound,
+                        format!(
+                            "zone {key} has no version {to_version} with content (see its history)"
+                        ),
+                    )));
+                };
+                (zone, slot.head.policy, None, "rollback")
+            }
+            Command::DeleteZone { .. } => {
+                let Some(slot) = slot.filter(|s| s.zone.is_some()) else {
+                    return Ok(Err(missing()));
+                };
+                let mut head = slot.head.clone();
+                head.version += 1;
+                head.deleted = true;
+                head.hash = String::new();
+                head.updated_ms = time;
+                head.records = 0;
+                return Ok(Ok(ZonePlan {
+                    key,
+                    origin,
+                    head,
+                    zone: None,
+                    action: "delete",
+                    summary: "zone deleted".to_owned(),
+                    unchanged: false,
+                }));
+            }
+            Command::PutToken { .. } | Command::RevokeToken { .. } => {
+                return Ok(Err(Rejection::new(
+                    RejectKind::Invalid,
+                    "not a zone command",
+                )))
+            }
+        };
+        let hash = content_hash(&new_zone).to_string();
+        if let (Some(slot), Some(current)) = (slot, live) {
+            if slot.head.hash == hash {
+                return Ok(Ok(ZonePlan {
+                    key,
+                    origin,
+                    head: slot.head.clone(),
+                    zone: Some(current.clone()),
+                    action,
+                    summary: "no change".to_owned(),
+                    unchanged: true,
+                }));
+            }
+        }
+        let serial = match slot {
+            Some(slot) => next_serial(slot.head.serial, policy, time, submitted),
+            None => first_serial(policy, time, submitted.unwrap_or(1)),
+        };
+        let new_zone = with_serial(new_zone, serial);
+        let summary = match live {
+            Some(current) => diff(current, &new_zone).summary(),
+            None => format!("{} records", new_zone.record_count()),
+        };
+        let head = ZoneHead {
+            name: key.clone(),
+            version: slot.map_or(1, |s| s.head.version + 1),
+            serial,
+            hash,
+            policy,
+            deleted: false,
+            updated_ms: time,
+            records: new_zone.record_count(),
+        };
+        Ok(Ok(ZonePlan {
+            key,
+            origin,
+            head,
+            zone: Some(new_zone),
+            action,
+            summary,
+            unchanged: false,
+        }))
+    }
+
+    fn write_plan(
+        &mut self,
+        plan: ZonePlan,
+        stamped: &Stamped,
+        batch: &mut Batch<'_>,
+        changes: &mut Vec<ZoneChange>,
+    ) -> Result<WriteResult, DbError> {
+        let result = plan_result(&plan);
+        if plan.unchanged {
+            return Ok(result);
+        }
+        let parent = self.current(&plan.key).map(|s| s.head.version);
+        if let Some(zone) = &plan.zone {
+            let hash = data_encoding::HEXLOWER
+                .decode(plan.head.hash.as_bytes())
+                .map_err(|e| DbError::Corrupt {
+                    what: "content hash".to_owned(),
+                    message: e.to_string(),
+                })?;
+            let body = crate::export::to_master_file(&with_serial(zone.clone(), 0));
+            batch.put(Cf::Versions, &hash, body.as_bytes())?;
+        }
+        let entry = HistoryEntry {
+            version: plan.head.version,
+            serial: plan.head.serial,
+            hash: plan.head.hash.clone(),
+            time_ms: stamped.time_ms,
+            author: stamped.author.clone(),
+            action: plan.action.to_owned(),
+            summary: plan.summary.clone(),
+            parent,
+        };
+        batch.put_json(
+            Cf::History,
+            &history_key(&plan.key, plan.head.version),
+            &entry,
+        )?;
+        batch.put_json(Cf::State, &head_key(&plan.key), &plan.head)?;
+        let zone = plan.zone.map(Arc::new);
+        changes.push(ZoneChange {
+            origin: plan.origin,
+            zone: zone.clone(),
+        });
+        self.zones.insert(
+            plan.key,
+            Slot {
+                head: plan.head,
+                zone,
+            },
+        );
+        Ok(result)
+    }
+
+    fn audit(
+        &mut self,
+        batch: &mut Batch<'_>,
+        stamped: &Stamped,
+        result: &ApplyResult,
+    ) -> Result<u64, DbError> {
+        let seq = self.audit_seq + 1;
+        let (outcome, detail, version, serial) = match result {
+            Ok(r) => (
+                match r.outcome {
+                    Outcome::Unchanged => "unchanged",
+                    Outcome::Replayed => "replayed",
+                    _ => "applied",
+                },
+                r.summary.clone(),
+                r.version,
+                r.serial,
+            ),
+            Err(rejection) => ("rejected", rejection.message.clone(), None, None),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            time_ms: stamped.time_ms,
+            author: stamped.author.clone(),
+            action: stamped.command.action().to_owned(),
+            zone: stamped.command.zone().map(str::to_owned),
+            idempotency_key: stamped.idempotency_key.clone(),
+            outcome: outcome.to_owned(),
+            detail,
+            version,
+            serial,
+            prev_hash: self.audit_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.chain_hash();
+        batch.put_json(Cf::Audit, &seq.to_be_bytes(), &entry)?;
+        self.audit_seq = seq;
+        self.audit_hash = entry.hash;
+        Ok(seq)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyRecord {
+    digest: String,
+    result: ApplyResult,
+}
+
+fn idem_key(key: &str) -> Vec<u8> {
+    format!("idem/{key}").into_bytes()
+}
+
+/// Identifies a request for idempotency: the same key with another request is refused.
+fn command_digest(stamped: &Stamped) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(stamped.author.as_bytes());
+    hasher.update(serde_json::to_vec(&stamped.command).unwrap_or_default());
+    data_encoding::HEXLOWER.encode(&hasher.finalize())
+}
+
+fn token_result(summary: String) -> WriteResult {
+    WriteResult {
+        outcome: Outcome::Applied,
+        summary,
+        ..WriteResult::internal()
+    }
+}
+
+fn dry(mut result: WriteResult) -> WriteResult {
+    result.outcome = Outcome::DryRun;
+    result
+}
+
+fn plan_result(plan: &ZonePlan) -> WriteResult {
+    WriteResult {
+        outcome: if plan.unchanged {
+            Outcome::Unchanged
+        } else {
+            Outcome::Applied
+        },
+        zone: Some(plan.key.clone()),
+        version: Some(plan.head.version),
+        serial: Some(plan.head.serial),
+        hash: (!plan.head.hash.is_empty()).then(|| plan.head.hash.clone()),
+        summary: plan.summary.clone(),
+        audit_seq: None,
+    }
+}
+
+/// Parses and validates master-file text for `origin`.
+pub fn parse_body(body: &str, origin: &Name, key: &str) -> Result<Zone, Rejection> {
+    let parsed = master::parse_str(body, origin, key)
+        .map_err(|e| Rejection::new(RejectKind::Invalid, e.to_string()))?;
+    check_servable(&parsed.zone)?;
+    Ok(parsed.zone)
+}
+
+fn check_servable(zone: &Zone) -> Result<(), Rejection> {
+    let diagnostics = validate(zone, None);
+    if has_errors(&diagnostics) {
+        let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        return Err(Rejection::new(RejectKind::Invalid, messages.join("\n")));
+    }
+    Ok(())
+}
+
+/// Applies record changes to a copy of `zone`, all or nothing.
+fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejection> {
+    let mut out = zone.clone();
+    for (index, change) in changes.iter().enumerate() {
+        let at = |message: String| {
+            Rejection::new(
+                RejectKind::Invalid,
+                format!(
+                    "change {} ({:?} {} {}): {message}",
+                    index + 1,
+                    change.action,
+                    change.name,
+                    change.rtype
+                ),
+            )
+        };
+        let rtype = RType::from_text(&change.rtype)
+            .ok_or_else(|| at(format!("unknown type {:?}", change.rtype)))?;
+        let owner = if change.name == "@" {
+            out.origin.clone()
+        } else {
+            Name::from_text(&change.name, Some(&out.origin)).map_err(|e| at(e.to_string()))?
+        };
+        if !owner.is_subdomain_of(&out.origin) {
+            return Err(at(format!("{owner} is not in zone {}", out.origin)));
+        }
+        let existing = out.rrset(&owner, rtype).cloned();
+        let parsed = match &change.data {
+            None => None,
+            Some(data) => {
+                let document = ZoneDocument {
+                    name: out.origin.to_string(),
+                    default_ttl: existing.as_ref().map(|set| Ttl::Seconds(set.ttl)),
+                    class: None,
+                    records: vec![RecordEntry {
+                        name: owner.to_string(),
+                        rtype: change.rtype.clone(),
+                        ttl: change.ttl.clone(),
+                        data: data.clone(),
+                    }],
+                };
+                let parsed = from_document(&document, "change").map_err(|e| at(e.to_string()))?;
+                parsed.zone.rrset(&owner, rtype).cloned()
+            }
+        };
+        match (change.action, parsed) {
+            (ChangeAction::Add, Some(new)) => {
+                let mut set = existing.unwrap_or_else(|| new.clone());
+                set.ttl = new.ttl;
+                for rdata in new.rdatas {
+                    if !set.rdatas.contains(&rdata) {
+                        set.rdatas.push(rdata);
+                    }
+                }
+                out.replace_rrset(owner, rtype, Some(set));
+            }
+            (ChangeAction::Replace, Some(new)) => {
+                out.replace_rrset(owner, rtype, Some(new));
+            }
+            (ChangeAction::Add | ChangeAction::Replace, None) => {
+                return Err(at("data is required".to_owned()));
+            }
+            (ChangeAction::Delete, None) => {
+                if existing.is_none() {
+                    return Err(at("there is no such RRset to delete".to_owned()));
+                }
+                out.replace_rrset(owner, rtype, None);
+            }
+            (ChangeAction::Delete, Some(gone)) => {
+                let Some(mut set) = existing else {
+                    return Err(at("there is no such RRset to delete".to_owned()));
+                };
+                for rdata in &gone.rdatas {
+                    let before = set.rdatas.len();
+                    set.rdatas.retain(|r| r != rdata);
+                    if set.rdatas.len() == before {
+                        return Err(at(format!("the RRset has no record {rdata}")));
+                    }
+                }
+                out.replace_rrset(owner, rtype, Some(set));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZONE: &str = "$TTL 300\n@ SOA ns1 hostmaster 5 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n";
+    const NOON: u64 = 1_795_694_400_000;
+
+    fn stamped(command: Command, key: Option<&str>) -> Stamped {
+        Stamped {
+            time_ms: NOON,
+            author: "test".to_owned(),
+            idempotency_key: key.map(str::to_owned),
+            command,
+        }
+    }
+
+    fn put(body: &str) -> Command {
+        Command::PutZone {
+            zone: "Example.COM".to_owned(),
+            body: body.to_owned(),
+            policy: None,
+            create_only: false,
+        }
+    }
+
+    fn change(action: ChangeAction, name: &str, rtype: &str, data: Option<&str>) -> RecordChange {
+        RecordChange {
+            action,
+            name: name.to_owned(),
+            rtype: rtype.to_owned(),
+            ttl: data.map(|_| Ttl::Seconds(300)),
+            data: data.map(|d| Data::One(d.to_owned())),
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, ZoneStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(dir.path()).unwrap());
+        (dir, ZoneStore::open(db).unwrap())
+    }
+
+    #[test]
+    fn versions_history_and_serials() {
+        let (_dir, mut store) = open();
+        let (first, changes) = store.apply(&stamped(put(ZONE), None), &[], false).unwrap();
+        let first = first.unwrap();
+        assert_eq!(
+            (first.version, first.serial, first.outcome),
+            (Some(1), Some(5), Outcome::Applied)
+        );
+        assert_eq!(changes.len(), 1);
+
+        let (same, changes) = store.apply(&stamped(put(ZONE), None), &[], false).unwrap();
+        assert_eq!(
+            same.unwrap().outcome,
+            Outcome::Unchanged,
+            "same content makes no version"
+        );
+        assert!(changes.is_empty());
+
+        let batch = Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![
+                change(ChangeAction::Add, "www", "A", Some("192.0.2.11")),
+                change(ChangeAction::Delete, "ns1", "A", Some("192.0.2.1")),
+                RecordChange {
+                    ttl: Some(Ttl::Seconds(600)),
+                    ..change(ChangeAction::Add, "ns1", "A", Some("192.0.2.2"))
+                },
+            ],
+        };
+        let second = store
+            .apply(&stamped(batch, None), &[], false)
+            .unwrap()
+            .0
+            .expect("batch applies");
+        assert_eq!((second.version, second.serial), (Some(2), Some(6)));
+
+        let bad = Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![
+                change(ChangeAction::Add, "new", "A", Some("192.0.2.99")),
+                change(ChangeAction::Delete, "missing", "A", None),
+            ],
+        };
+        let rejected = store
+            .apply(&stamped(bad, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap_err();
+        assert_eq!(rejected.kind, RejectKind::Invalid);
+        assert!(
+            rejected.message.contains("change 2"),
+            "{}",
+            rejected.message
+        );
+        assert!(
+            read_version(&store.db, "example.com.", 3)
+                .unwrap()
+                .is_none(),
+            "a failed batch changes nothing"
+        );
+
+        let rollback = Command::Rollback {
+            zone: "example.com.".to_owned(),
+            to_version: 1,
+        };
+        let third = store
+            .apply(&stamped(rollback, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!(
+            (third.version, third.serial),
+            (Some(3), Some(7)),
+            "rollback rolls forward"
+        );
+        assert_eq!(third.hash, first.hash, "with the old content");
+
+        let history = read_history(&store.db, "example.com.", 0, 100).unwrap();
+        let summary: Vec<_> = history
+            .iter()
+            .map(|h| (h.version, h.serial, h.parent, h.action.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, 5, None, "create"),
+                (2, 6, Some(1), "change"),
+                (3, 7, Some(2), "rollback")
+            ]
+        );
+
+        // A reopened store (a restarted node) serves the same thing.
+        let reopened = ZoneStore::open(store.db.clone()).unwrap();
+        let zone = reopened.served().next().unwrap();
+        assert_eq!(soa_serial(zone), Some(7));
+        assert_eq!(verify_audit(&store.db).unwrap(), Ok(5));
+    }
+
+    #[test]
+    fn idempotency_keys_replay_and_refuse_reuse() {
+        let (_dir, mut store) = open();
+        let first = store
+            .apply(&stamped(put(ZONE), Some("k1")), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        let again = store
+            .apply(&stamped(put(ZONE), Some("k1")), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!(again.outcome, Outcome::Replayed);
+        assert_eq!(again.version, first.version);
+        let other = store.apply(
+            &stamped(
+                Command::DeleteZone {
+                    zone: "example.com".to_owned(),
+                },
+                Some("k1"),
+            ),
+            &[],
+            false,
+        );
+        assert_eq!(other.unwrap().0.unwrap_err().kind, RejectKind::Conflict);
+        assert!(!list_heads(&store.db).unwrap()[0].deleted);
+    }
+
+    #[test]
+    fn delete_then_recreate_keeps_numbering_and_serials_growing() {
+        let (_dir, mut store) = open();
+        store
+            .apply(&stamped(put(ZONE), None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        let deleted = store
+            .apply(
+                &stamped(
+                    Command::DeleteZone {
+                        zone: "example.com.".to_owned(),
+                    },
+                    None,
+                ),
+                &[],
+                false,
+            )
+            .unwrap();
+        assert_eq!(deleted.0.unwrap().version, Some(2));
+        assert!(deleted.1[0].zone.is_none());
+        let again = store
+            .apply(&stamped(put(ZONE), None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!((again.version, again.serial), (Some(3), Some(6)));
+    }
+
+    #[test]
+    fn dry_runs_write_nothing_and_bad_zones_are_refused() {
+        let (_dir, mut store) = open();
+        let preview = store.preview(&stamped(put(ZONE), None)).unwrap().unwrap();
+        assert_eq!(preview.outcome, Outcome::DryRun);
+        assert!(list_heads(&store.db).unwrap().is_empty());
+        let bad = store
+            .apply(
+                &stamped(
+                    put("@ SOA ns1 hostmaster 1 1 1 1 1\nwww CNAME a\nwww A 192.0.2.1\n"),
+                    None,
+                ),
+                &[],
+                false,
+            )
+            .unwrap();
+        let rejection = bad.0.unwrap_err();
+        assert_eq!(rejection.kind, RejectKind::Invalid);
+        assert!(list_heads(&store.db).unwrap().is_empty());
+        assert_eq!(read_audit(&store.db, 0, 10).unwrap()[0].outcome, "rejected");
+    }
+}
