@@ -1,5 +1,17 @@
-//! `nebula-raft`: replication of zone data through openraft (see `ARCHITECTURE.md`).
+//! `nebula-raft`: the Raft replication of NebulaDNS zone data.
 //!
-//! Not built yet: this crate exists so the dependency direction `node → api → raft → store → wire`
-//! is fixed from the start. The replication issue fills it in.
+//! openraft (pinned exactly, ADR 0002) with its log ([`log_store`]) and state machine
+//! ([`state_machine`]) on the node's one RocksDB instance, node-to-node gRPC over tonic/prost
+//! ([`transport`]), and the node's view of its group ([`cluster`]): bootstrap and join,
+//! writes forwarded to the leader, read-index reads, membership changes and status.
+//! openraft's types stay inside this crate; callers use [`Cluster`].
 #![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod log_store;
+pub mod state_machine;
+pub mod transport;
+pub mod types;
+
+pub use cluster::{Cluster, ClusterConfig, ClusterError, ClusterStatus, MemberStatus, NodeStatus};
+pub use types::{NodeId, NodeInfo};

@@ -1,0 +1,302 @@
+//! openraft's state machine (storage-v2 `RaftStateMachine`) over [`ZoneStore`]: each applied
+//! entry is one atomic RocksDB batch (the zone change, its history and audit rows, and the
+//! applied log id), after which the changed zones are compiled and swapped into the data
+//! plane's catalog. Snapshots are a dump of the state-machine column families.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwap;
+use nebula_store::db::{Cf, Db, DbError};
+use nebula_store::snapshot::{Catalog, ZoneSnapshot};
+use nebula_store::state::{record_membership, ApplyResult, WriteResult, ZoneChange, ZoneStore};
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError};
+use tokio::sync::watch;
+
+use crate::types::{Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
+
+const APPLIED: &[u8] = b"applied";
+const MEMBERSHIP: &[u8] = b"membership";
+const SNAPSHOT_META: &[u8] = b"snapshot_meta";
+const SNAPSHOT_DATA: &[u8] = b"snapshot_data";
+
+/// The state machine, shared with the API (which reads it) through [`Shared`].
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    shared: Arc<Shared>,
+}
+
+/// What the API and the node see of the state machine.
+#[derive(Debug)]
+pub struct Shared {
+    pub db: Arc<Db>,
+    pub store: RwLock<ZoneStore>,
+    /// The catalog the DNS data plane serves.
+    pub catalog: Arc<ArcSwap<Catalog>>,
+    /// The last applied log index (0 before the first), for waiting on visibility.
+    pub applied: watch::Sender<u64>,
+    /// Snapshots received from a leader and installed (a follower that fell too far behind).
+    pub snapshots_installed: AtomicU64,
+}
+
+fn io_err(e: &DbError) -> StorageError<NodeId> {
+    StorageIOError::write_state_machine(e).into()
+}
+
+impl StateMachine {
+    /// Opens the state machine and puts every stored zone into the catalog.
+    pub fn open(db: Arc<Db>, catalog: Arc<ArcSwap<Catalog>>) -> Result<StateMachine, DbError> {
+        let store = ZoneStore::open(db.clone())?;
+        let applied: Option<LogId> = db.get_json(Cf::State, APPLIED)?;
+        let snapshots: Vec<Arc<ZoneSnapshot>> = store
+            .served()
+            .map(|z| Arc::new(ZoneSnapshot::compile(z)))
+            .collect();
+        catalog.rcu(|current| {
+            let mut next = Catalog::clone(current);
+            for snapshot in &snapshots {
+                next = next.with_zone(snapshot.clone());
+            }
+            next
+        });
+        let (applied_tx, _) = watch::channel(applied.map_or(0, |id| id.index));
+        Ok(StateMachine {
+            shared: Arc::new(Shared {
+                db,
+                store: RwLock::new(store),
+                catalog,
+                applied: applied_tx,
+                snapshots_installed: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    fn read_applied(&self) -> Result<(Option<LogId>, StoredMembership), DbError> {
+        let db = &self.shared.db;
+        let applied = db.get_json::<Option<LogId>>(Cf::State, APPLIED)?.flatten();
+        let membership = db.get_json(Cf::State, MEMBERSHIP)?.unwrap_or_default();
+        Ok((applied, membership))
+    }
+}
+
+/// Swaps changed zones into the catalog: compiled outside the swap, installed in one step.
+pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    let compiled: Vec<(Vec<u8>, Option<Arc<ZoneSnapshot>>)> = changes
+        .iter()
+        .map(|c| {
+            let key = c.origin.to_lowercase().as_wire().to_vec();
+            (
+                key,
+                c.zone.as_ref().map(|z| Arc::new(ZoneSnapshot::compile(z))),
+            )
+        })
+        .collect();
+    catalog.rcu(|current| {
+        let mut next = Catalog::clone(current);
+        for (key, snapshot) in &compiled {
+            next = match snapshot {
+                Some(snapshot) => next.with_zone(snapshot.clone()),
+                None => next.without_zone(key),
+            };
+        }
+        next
+    });
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership), StorageError<NodeId>> {
+        self.read_applied()
+            .map_err(|e| StorageIOError::read_state_machine(&e).into())
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyResult>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut results = Vec::new();
+        let mut changes = Vec::new();
+        let mut last = None;
+        {
+            let db = self.shared.db.clone();
+            let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
+            for entry in entries {
+                let applied = serde_json::to_vec(&Some(entry.log_id))
+                    .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                let mut extra = vec![(Cf::State, APPLIED.to_vec(), applied)];
+                match entry.payload {
+                    EntryPayload::Blank => {
+                        write_extra(&db, &extra, None).map_err(|e| io_err(&e))?;
+                        results.push(Ok(WriteResult::internal()));
+                    }
+                    EntryPayload::Membership(membership) => {
+                        let members: Vec<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
+                        let stored = StoredMembership::new(Some(entry.log_id), membership);
+                        let bytes = serde_json::to_vec(&stored)
+                            .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                        extra.push((Cf::State, MEMBERSHIP.to_vec(), bytes));
+                        write_extra(&db, &extra, Some(&members)).map_err(|e| io_err(&e))?;
+                        results.push(Ok(WriteResult::internal()));
+                    }
+                    EntryPayload::Normal(stamped) => {
+                        let (result, changed) = store
+                            .apply(&stamped, &extra, false)
+                            .map_err(|e| io_err(&e))?;
+                        changes.extend(changed);
+                        results.push(result);
+                    }
+                }
+                last = Some(entry.log_id.index);
+            }
+        }
+        publish(&self.shared.catalog, &changes);
+        if let Some(index) = last {
+            self.shared.applied.send_replace(index);
+        }
+        Ok(results)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let failed = |e: &DbError| -> StorageError<NodeId> {
+            StorageIOError::write_snapshot(Some(meta.signature()), e).into()
+        };
+        let db = self.shared.db.clone();
+        let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
+        let before: Vec<ZoneChange> = store
+            .served()
+            .map(|z| ZoneChange {
+                origin: z.origin.clone(),
+                zone: None,
+            })
+            .collect();
+        db.restore(&Cf::STATE_MACHINE, &data)
+            .map_err(|e| failed(&e))?;
+        save_snapshot(&db, meta, &data).map_err(|e| failed(&e))?;
+        *store = ZoneStore::open(db.clone()).map_err(|e| failed(&e))?;
+        let mut changes = before;
+        changes.extend(store.served().map(|z| ZoneChange {
+            origin: z.origin.clone(),
+            zone: Some(z.clone()),
+        }));
+        drop(store);
+        publish(&self.shared.catalog, &changes);
+        self.shared
+            .snapshots_installed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(snapshot = %meta.snapshot_id, "installed a snapshot from the leader");
+        if let Some(id) = meta.last_log_id {
+            self.shared.applied.send_replace(id.index);
+        }
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let db = &self.shared.db;
+        let read =
+            |e: &DbError| -> StorageError<NodeId> { StorageIOError::read_snapshot(None, e).into() };
+        let Some(meta) = db
+            .get_json::<SnapshotMeta>(Cf::RaftMeta, SNAPSHOT_META)
+            .map_err(|e| read(&e))?
+        else {
+            return Ok(None);
+        };
+        let data = db
+            .get(Cf::RaftMeta, SNAPSHOT_DATA)
+            .map_err(|e| read(&e))?
+            .unwrap_or_default();
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        // The read lock keeps apply out, so the dump and its applied id agree.
+        let store = self.shared.store.read().map_err(|_| io_err(&poisoned()))?;
+        let (applied, membership) = self
+            .read_applied()
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let data = self
+            .shared
+            .db
+            .dump(&Cf::STATE_MACHINE)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        drop(store);
+        let snapshot_id = match applied {
+            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, data.len()),
+            None => format!("0-0-{}", data.len()),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        save_snapshot(&self.shared.db, &meta, &data)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+fn save_snapshot(db: &Db, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
+    let mut batch = db.batch();
+    batch.put_json(Cf::RaftMeta, SNAPSHOT_META, meta)?;
+    batch.put(Cf::RaftMeta, SNAPSHOT_DATA, data)?;
+    crate::log_store::write(db, batch, true)
+}
+
+fn write_extra(
+    db: &Db,
+    extra: &[(Cf, Vec<u8>, Vec<u8>)],
+    members: Option<&[NodeId]>,
+) -> Result<(), DbError> {
+    let mut batch = db.batch();
+    for (cf, key, value) in extra {
+        batch.put(*cf, key, value)?;
+    }
+    if let Some(members) = members {
+        record_membership(db, &mut batch, members)?;
+    }
+    db.write(batch, false)
+}
+
+fn poisoned() -> DbError {
+    DbError::Corrupt {
+        what: "state machine lock".to_owned(),
+        message: "a thread panicked while holding it".to_owned(),
+    }
+}
