@@ -37,6 +37,7 @@ pub struct Config {
     pub log: LogSection,
     pub chaos: ChaosSection,
     pub tracing: TracingSection,
+    pub cluster: ClusterSection,
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneEntry>,
 }
@@ -70,6 +71,8 @@ pub struct DnsSection {
 pub struct HttpSection {
     /// The API (and later the UI), plus `/livez` and `/readyz`.
     pub listen: SocketAddr,
+    /// Largest API request body; bigger ones get 413.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,64 @@ pub struct TracingSection {
     pub sample_ratio: f64,
 }
 
+/// The node's Raft group. Without peers the node is a one-node cluster of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// This node's id: unique in the cluster, never reused after the node is removed.
+    pub node_id: u64,
+    /// Node-to-node RPC listener. Port 0 picks a free port (fine for a lone node only).
+    pub rpc_listen: SocketAddr,
+    /// The RPC address other nodes use (default: `rpc_listen` as bound).
+    pub advertise_rpc: Option<String>,
+    /// The API address clients are sent to (default: `http.listen` as bound).
+    pub advertise_api: Option<String>,
+    /// The initial voters when a new cluster is bootstrapped (this node included); the lowest
+    /// id initializes it. A node that is not listed waits to be added by `nebulactl cluster add`.
+    pub peers: Vec<PeerEntry>,
+    /// Snapshot the state machine after this many applied entries.
+    pub snapshot_threshold: u64,
+    /// Log entries kept behind a snapshot, for followers that are briefly behind.
+    pub keep_logs: u64,
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// A write not committed within this is answered 503 `outcome_unknown`.
+    pub write_timeout_ms: u64,
+    /// Deadline of node-to-node calls (forwarding, status).
+    pub rpc_timeout_ms: u64,
+}
+
+/// One initial cluster member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    pub id: u64,
+    /// Its node-to-node RPC address.
+    pub rpc: String,
+    /// Its HTTP API address.
+    pub api: String,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            node_id: 1,
+            rpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise_rpc: None,
+            advertise_api: None,
+            peers: Vec::new(),
+            snapshot_threshold: 5000,
+            keep_logs: 1000,
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 600,
+            election_timeout_max_ms: 1200,
+            write_timeout_ms: 5000,
+            rpc_timeout_ms: 2000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ZoneFormat {
@@ -167,6 +228,7 @@ impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -288,6 +350,38 @@ impl Config {
                 "the service name must not be empty".into(),
             ));
         }
+        let cluster = &self.cluster;
+        if cluster.heartbeat_ms == 0 || cluster.election_timeout_min_ms <= cluster.heartbeat_ms * 2
+        {
+            return Err(invalid(
+                "cluster.election_timeout_min_ms",
+                "must be more than twice cluster.heartbeat_ms (heartbeats must arrive before elections start)".into(),
+            ));
+        }
+        if cluster.election_timeout_max_ms <= cluster.election_timeout_min_ms {
+            return Err(invalid(
+                "cluster.election_timeout_max_ms",
+                "must be greater than cluster.election_timeout_min_ms".into(),
+            ));
+        }
+        if cluster.snapshot_threshold == 0
+            || cluster.write_timeout_ms == 0
+            || cluster.rpc_timeout_ms == 0
+        {
+            return Err(invalid(
+                "cluster",
+                "snapshot_threshold, write_timeout_ms and rpc_timeout_ms must be at least 1".into(),
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, peer) in cluster.peers.iter().enumerate() {
+            if !ids.insert(peer.id) {
+                return Err(invalid(
+                    &format!("cluster.peers[{i}].id"),
+                    format!("node id {} is listed twice", peer.id),
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, zone) in self.zones.iter().enumerate() {
             let name = zone.name.trim_end_matches('.').to_ascii_lowercase();
@@ -342,6 +436,8 @@ tcp_max_connections_per_client = 64
 [http]
 # API, /livez and /readyz.
 listen = "127.0.0.1:8080"
+# Largest API request body (bytes); bigger ones get 413.
+max_body_bytes = 67108864
 
 [metrics]
 # Prometheus /metrics.
@@ -369,7 +465,36 @@ service_name = "nebuladns"
 # Fraction of traces kept, 0.0 to 1.0.
 sample_ratio = 1.0
 
-# Zones to serve. Without any, the node serves its example zone example.com.
+[cluster]
+# This node's id: unique, never reused after removal.
+node_id = 1
+# Node-to-node RPC (gRPC). Port 0 picks a free port, which is fine for a one-node cluster;
+# give a fixed port before adding nodes.
+rpc_listen = "127.0.0.1:0"
+# advertise_rpc = "10.0.0.1:7001"   # how other nodes reach this one (default: rpc_listen)
+# advertise_api = "10.0.0.1:8080"   # how clients reach this node's API (default: http.listen)
+# The initial voters of a new cluster, this node included; the lowest id bootstraps it.
+# Without peers the node is a one-node cluster. A node not listed waits for
+# `nebulactl cluster add`.
+# peers = [
+#   { id = 1, rpc = "10.0.0.1:7001", api = "10.0.0.1:8080" },
+#   { id = 2, rpc = "10.0.0.2:7001", api = "10.0.0.2:8080" },
+#   { id = 3, rpc = "10.0.0.3:7001", api = "10.0.0.3:8080" },
+# ]
+peers = []
+# Snapshot after this many applied entries; keep this many log entries behind a snapshot.
+snapshot_threshold = 5000
+keep_logs = 1000
+heartbeat_ms = 100
+election_timeout_min_ms = 600
+election_timeout_max_ms = 1200
+# A write not committed within this is answered 503 outcome_unknown (retry with the same
+# Idempotency-Key).
+write_timeout_ms = 5000
+rpc_timeout_ms = 2000
+
+# Zones served from files on this node only (read-only, outside Raft). Zones managed through
+# the API are replicated. Without files or API zones, a new cluster starts with example.com.
 # [[zone]]
 # name = "example.com."
 # file = "zones/example.com.zone"   # relative to this file

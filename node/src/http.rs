@@ -1,5 +1,5 @@
 //! The node's HTTP endpoints: `/livez`, `/readyz`, `/metrics`, and `POST /api/v1/reload`.
-//! The full REST API (nebula-api) mounts here later; these are the ones a single node needs now.
+//! The REST API (nebula-api) is merged into the same listener by `server`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub ready: Arc<AtomicBool>,
     pub reloader: Arc<Reloader>,
+    pub cluster: Arc<nebula_raft::Cluster>,
 }
 
 /// The API listener's routes.
@@ -72,13 +73,34 @@ async fn livez() -> &'static str {
 struct Readiness {
     ready: bool,
     zones: usize,
+    /// This node's Raft view: a node without quorum keeps serving DNS from its last
+    /// committed data (stale but never wrong) and refuses writes.
+    raft: RaftReadiness,
+}
+
+#[derive(Serialize)]
+struct RaftReadiness {
+    node_id: u64,
+    state: String,
+    leader: Option<u64>,
+    has_quorum: bool,
+    applied_index: Option<u64>,
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
-    let ready = state.ready.load(Ordering::Acquire);
+    let zones = state.reloader.served_zone_count();
+    let ready = state.ready.load(Ordering::Acquire) && zones > 0;
+    let node = state.cluster.node_status();
     let body = Readiness {
         ready,
-        zones: state.reloader.served_zone_count(),
+        zones,
+        raft: RaftReadiness {
+            node_id: node.id,
+            state: node.state,
+            leader: node.leader,
+            has_quorum: state.cluster.has_quorum(),
+            applied_index: node.applied_index,
+        },
     };
     let status = if ready {
         StatusCode::OK
@@ -89,6 +111,17 @@ async fn readyz(State(state): State<HttpState>) -> Response {
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
+    state
+        .metrics
+        .set_ready(state.ready.load(Ordering::Acquire) && state.reloader.served_zone_count() > 0);
+    let node = state.cluster.node_status();
+    state.metrics.set_raft(crate::metrics::RaftView {
+        term: node.term,
+        leader: node.leader == Some(node.id),
+        has_quorum: state.cluster.has_quorum(),
+        last_log_index: node.last_log_index.unwrap_or(0),
+        applied_index: node.applied_index.unwrap_or(0),
+    });
     (
         [(
             header::CONTENT_TYPE,

@@ -4,11 +4,16 @@
 
 pub mod answer;
 pub mod check_zone;
+#[cfg(feature = "cluster")]
 pub mod cli;
 pub mod config;
 pub mod cookie;
+#[cfg(feature = "cluster")]
+pub mod ctl;
+#[cfg(feature = "cluster")]
 pub mod http;
 pub mod metrics;
+#[cfg(feature = "cluster")]
 pub mod server;
 pub mod tcp;
 pub mod udp;

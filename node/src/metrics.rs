@@ -87,6 +87,17 @@ pub struct Metrics {
     zones_served: Gauge<i64, AtomicI64>,
     ready: Gauge<i64, AtomicI64>,
     reloads_failed: Counter<u64, AtomicU64>,
+    raft: [Gauge<i64, AtomicI64>; 5],
+}
+
+/// This node's Raft state as the metrics show it (read at scrape time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RaftView {
+    pub term: u64,
+    pub leader: bool,
+    pub has_quorum: bool,
+    pub last_log_index: u64,
+    pub applied_index: u64,
 }
 
 impl Metrics {
@@ -193,6 +204,16 @@ impl Metrics {
             "Reloads refused because validation failed",
             reloads_failed.clone(),
         );
+        let raft: [Gauge<i64, AtomicI64>; 5] = Default::default();
+        for (gauge, (name, help)) in raft.iter().zip([
+            ("raft_term", "The current Raft term"),
+            ("raft_leader", "1 while this node is the Raft leader"),
+            ("raft_has_quorum", "1 while this node reaches a majority through a leader (writes possible); 0: DNS serves the last committed data"),
+            ("raft_last_log_index", "The last Raft log index on this node"),
+            ("raft_applied_index", "The last Raft log index applied to this node's zones"),
+        ]) {
+            registry.register(name, help, gauge.clone());
+        }
         Metrics {
             registry,
             queries,
@@ -204,6 +225,20 @@ impl Metrics {
             zones_served,
             ready,
             reloads_failed,
+            raft,
+        }
+    }
+
+    pub fn set_raft(&self, view: RaftView) {
+        let values = [
+            view.term,
+            u64::from(view.leader),
+            u64::from(view.has_quorum),
+            view.last_log_index,
+            view.applied_index,
+        ];
+        for (gauge, value) in self.raft.iter().zip(values) {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
         }
     }
 

@@ -23,6 +23,11 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
 
+use nebula_api::auth::{admin_token_path, load_or_create_admin_token, Auth};
+use nebula_api::ApiState;
+use nebula_raft::{Cluster, ClusterConfig, NodeInfo};
+use nebula_store::state::{list_heads, read_token, Command, TokenRecord};
+
 use crate::answer::{EngineConfig, Identity};
 use crate::config::{Config, LogFormat, LogSection, TracingSection};
 use crate::cookie::CookieSecret;
@@ -30,7 +35,7 @@ use crate::http::{api_router, metrics_router, HttpState};
 use crate::metrics::Metrics;
 use crate::tcp::TcpLimits;
 use crate::udp::{Shared, UDP_PATH};
-use crate::zones::{example_zone_entry, Reloader};
+use crate::zones::{Reloader, EXAMPLE_ZONE};
 
 /// How long SIGTERM waits for open TCP connections to finish their current query.
 const TCP_DRAIN: Duration = Duration::from_secs(5);
@@ -58,6 +63,10 @@ pub enum ServerError {
     },
     #[error("signal handling: {0}")]
     Signal(std::io::Error),
+    #[error("cluster: {0}")]
+    Cluster(#[from] nebula_raft::ClusterError),
+    #[error("API token: {0}")]
+    Token(String),
 }
 
 /// Keeps the OpenTelemetry tracer provider, when trace export is configured, so the spans still
@@ -90,7 +99,14 @@ impl Telemetry {
 /// deliberately no span per DNS query: the answer path stays allocation-free, and a span with
 /// OpenTelemetry attached allocates.
 pub fn init_logging(log: &LogSection, tracing_config: &TracingSection) -> Telemetry {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+    // openraft narrates every election and membership step at info; keep it to warnings unless
+    // the filter names it.
+    let level = if log.level.contains("openraft") {
+        log.level.clone()
+    } else {
+        format!("{},openraft=warn", log.level)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt_layer = match log.format {
@@ -180,21 +196,116 @@ pub fn run(mut config: Config) -> Result<(), ServerError> {
     result
 }
 
-/// Creates the data directory and, without configured zones, the example zone in it.
+/// Creates the data directory.
 fn prepare_data_dir(config: &mut Config) -> Result<(), ServerError> {
     let data_dir = config.server.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
         path: data_dir.display().to_string(),
         source,
-    })?;
-    if config.zones.is_empty() {
-        let entry = example_zone_entry(&data_dir).map_err(|source| ServerError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        config.zones.push(entry);
+    })
+}
+
+/// Starts this node's Raft group member; the advertised API address defaults to the bound one.
+async fn start_cluster(
+    config: &Config,
+    http_addr: SocketAddr,
+    catalog: Arc<ArcSwap<Catalog>>,
+) -> Result<Arc<Cluster>, ServerError> {
+    let section = &config.cluster;
+    let advertise = NodeInfo {
+        rpc_addr: section
+            .advertise_rpc
+            .clone()
+            .unwrap_or_else(|| section.rpc_listen.to_string()),
+        api_addr: section
+            .advertise_api
+            .clone()
+            .unwrap_or_else(|| http_addr.to_string()),
+    };
+    let initial_members = section
+        .peers
+        .iter()
+        .map(|p| {
+            let node = NodeInfo {
+                rpc_addr: p.rpc.clone(),
+                api_addr: p.api.clone(),
+            };
+            (p.id, node)
+        })
+        .collect();
+    let cluster_config = ClusterConfig {
+        node_id: section.node_id,
+        rpc_listen: section.rpc_listen,
+        advertise,
+        initial_members,
+        db_path: config.server.data_dir.join("db"),
+        snapshot_threshold: section.snapshot_threshold,
+        keep_logs: section.keep_logs,
+        heartbeat_ms: section.heartbeat_ms,
+        election_min_ms: section.election_timeout_min_ms,
+        election_max_ms: section.election_timeout_max_ms,
+        write_timeout: Duration::from_millis(section.write_timeout_ms),
+        rpc_timeout: Duration::from_millis(section.rpc_timeout_ms),
+    };
+    Ok(Cluster::start(cluster_config, catalog).await?)
+}
+
+/// Whether this node bootstraps a new cluster (the lowest initial member, or alone).
+fn bootstraps(config: &Config) -> bool {
+    let lowest = config.cluster.peers.iter().map(|p| p.id).min();
+    lowest.is_none_or(|id| id == config.cluster.node_id)
+}
+
+/// A new cluster without file zones starts with the example zone, proposed through Raft like
+/// any change (once: the idempotency key makes a repeated attempt a no-op). Retries until a
+/// leader takes it.
+async fn seed_example_zone(cluster: Arc<Cluster>) {
+    loop {
+        match list_heads(cluster.db()) {
+            Ok(heads) if heads.is_empty() => {}
+            _ => return,
+        }
+        let command = Command::PutZone {
+            zone: "example.com.".to_owned(),
+            body: EXAMPLE_ZONE.to_owned(),
+            policy: None,
+            create_only: true,
+        };
+        match cluster
+            .write("bootstrap", Some("seed-example.com".to_owned()), command)
+            .await
+        {
+            Ok(Ok(result)) => {
+                tracing::info!(serial = ?result.serial, "example zone example.com. created");
+                return;
+            }
+            Ok(Err(rejection)) => {
+                tracing::warn!(reason = %rejection.message, "example zone not created");
+                return;
+            }
+            Err(e) => tracing::info!(error = %e, "example zone waits for a leader"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Ok(())
+}
+
+/// Registers this node's admin token with the cluster (its hash, replicated), retrying until a
+/// leader takes it; a node that has not joined yet keeps trying in the background.
+async fn register_admin_token(cluster: Arc<Cluster>, token: TokenRecord) {
+    let key = format!("admin-token-{}", token.id);
+    loop {
+        if matches!(read_token(cluster.db(), &token.id), Ok(Some(_))) {
+            return;
+        }
+        let command = Command::PutToken {
+            token: token.clone(),
+        };
+        match cluster.write("bootstrap", Some(key.clone()), command).await {
+            Ok(_) => return,
+            Err(e) => tracing::debug!(error = %e, "admin token not registered yet"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
@@ -271,16 +382,43 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         )));
     }
     let ready = Arc::new(AtomicBool::new(false));
+    let http = bind_http(config.http.listen, "HTTP API").await?;
+    let http_addr = http.local_addr().unwrap_or(config.http.listen);
+    announcements.push(format!("http {http_addr}"));
+    let cluster = start_cluster(&config, http_addr, Arc::clone(&catalog)).await?;
+    let (admin_token, created) = load_or_create_admin_token(&config.server.data_dir)
+        .map_err(|e| ServerError::Token(e.message))?;
+    let token_path = admin_token_path(&config.server.data_dir);
+    let token_note = created.then(|| {
+        format!(
+            "nebuladns: admin API token written to {} (mode 0600); nebulactl reads it from there",
+            token_path.display()
+        )
+    });
+    if config.cluster.peers.is_empty() && !cluster.leader_within(Duration::from_secs(5)).await {
+        tracing::warn!("this one-node cluster has no leader yet; writes wait for it");
+    }
+    tokio::spawn(register_admin_token(
+        Arc::clone(&cluster),
+        admin_token.clone(),
+    ));
+    if config.zones.is_empty() && bootstraps(&config) {
+        let seeding = tokio::spawn(seed_example_zone(Arc::clone(&cluster)));
+        // A lone node elects itself at once: serve the example zone before saying ready.
+        if config.cluster.peers.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), seeding).await;
+        }
+    }
+    let api_state = ApiState {
+        cluster: Arc::clone(&cluster),
+        auth: Arc::new(Auth::new(Some(admin_token))),
+    };
     let state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: Arc::clone(&ready),
         reloader: Arc::clone(&reloader),
+        cluster: Arc::clone(&cluster),
     };
-    let http = bind_http(config.http.listen, "HTTP API").await?;
-    announcements.push(format!(
-        "http {}",
-        http.local_addr().unwrap_or(config.http.listen)
-    ));
     let metrics_listener = bind_http(config.metrics.listen, "metrics").await?;
     announcements.push(format!(
         "metrics {}",
@@ -288,16 +426,21 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             .local_addr()
             .unwrap_or(config.metrics.listen)
     ));
-    let http_task = tokio::spawn(serve_http(http, api_router(state.clone()), stop_rx.clone()));
+    let router =
+        api_router(state.clone()).merge(nebula_api::router(api_state, config.http.max_body_bytes));
+    let http_task = tokio::spawn(serve_http(http, router, stop_rx.clone()));
     let metrics_task = tokio::spawn(serve_http(
         metrics_listener,
         metrics_router(state),
         stop_rx.clone(),
     ));
-    // Readiness: listeners bound and at least one zone loaded.
-    let zones_ok = reloader.served_zone_count() > 0;
-    ready.store(zones_ok, Ordering::Release);
-    metrics.set_ready(zones_ok);
+    // Listeners are bound; /readyz adds "and at least one zone is served" when asked (zones
+    // can arrive later through Raft).
+    ready.store(true, Ordering::Release);
+    metrics.set_ready(reloader.served_zone_count() > 0);
+    if let Some(note) = token_note {
+        println!("{note}");
+    }
     announce(&announcements, &config.server.data_dir);
 
     let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
@@ -326,6 +469,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         shutdown.store(true, Ordering::Relaxed);
         let _ = http_task.await;
         let _ = metrics_task.await;
+        cluster.shutdown().await;
         for thread in udp_threads {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }

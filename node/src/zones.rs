@@ -74,15 +74,22 @@ impl Reloader {
     )]
     pub fn reload(&self) -> ReloadReport {
         let _guard = self.lock.lock();
-        let mut catalog = Catalog::clone(&self.catalog.load());
+        let mut snapshots = Vec::new();
         let mut reports = Vec::with_capacity(self.zones.len());
         for entry in &self.zones {
             let (report, snapshot) = load_entry(entry);
-            if let Some(snapshot) = snapshot {
-                catalog = catalog.with_zone(Arc::new(snapshot));
-            }
+            snapshots.extend(snapshot.map(Arc::new));
             reports.push(report);
         }
+        // Raft applies swap the same catalog; rcu retries instead of losing either change.
+        self.catalog.rcu(|current| {
+            let mut next = Catalog::clone(current);
+            for snapshot in &snapshots {
+                next = next.with_zone(Arc::clone(snapshot));
+            }
+            next
+        });
+        let catalog = self.catalog.load();
         let applied = reports.iter().all(|r| r.loaded);
         tracing::Span::current().record("applied", applied);
         if !applied {
@@ -92,7 +99,6 @@ impl Reloader {
             }
         }
         self.metrics.set_zones_served(catalog.len());
-        self.catalog.store(Arc::new(catalog));
         ReloadReport {
             applied,
             zones: reports,
@@ -157,19 +163,4 @@ pub fn read_zone(
     format: ZoneFormat,
 ) -> Result<(Zone, Vec<String>), Vec<String>> {
     crate::check_zone::load_validated(path, origin, format)
-}
-
-/// Writes the example zone into the data directory (once) and returns its config entry.
-pub fn example_zone_entry(data_dir: &Path) -> std::io::Result<ZoneEntry> {
-    let dir = data_dir.join("zones");
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("example.com.zone");
-    if !file.exists() {
-        std::fs::write(&file, EXAMPLE_ZONE)?;
-    }
-    Ok(ZoneEntry {
-        name: "example.com.".to_owned(),
-        file,
-        format: Some(ZoneFormat::Master),
-    })
 }

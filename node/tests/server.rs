@@ -216,6 +216,8 @@ fn health_and_metrics_endpoints() {
         "nebula_build_info{",
         "nebula_process_resident_memory_bytes ",
         "nebula_ready 1",
+        "nebula_raft_leader 1",
+        "nebula_raft_has_quorum 1",
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }

@@ -1,3 +1,11 @@
-//! nebulactl
+//! `nebulactl`: the NebulaDNS command-line client, a thin client of the REST API.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nebula_node::ctl::{run, Cli};
+
+fn main() -> ExitCode {
+    run(&Cli::parse())
+}

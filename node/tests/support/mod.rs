@@ -7,6 +7,7 @@
 //! expected here.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod exchange;
 pub mod nebula;
 pub mod peers;

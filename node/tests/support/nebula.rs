@@ -11,7 +11,7 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -65,100 +65,14 @@ impl Nebula {
     /// the server owns from now on and which holds its log) and returns once it is ready. The
     /// configuration must put the DNS, HTTP and metrics listeners on loopback.
     pub fn launch(binary: &Path, dir: TempDir, config_path: &Path) -> io::Result<Nebula> {
-        let log = File::create(dir.path().join("server.log"))?;
-        let mut child = Command::new(binary)
-            .arg("--config")
-            .arg(config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("no stdout pipe"))?;
-        // Read the announcements on a thread so a silent server cannot block the test past the deadline.
-        let (lines_tx, lines_rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Nebula {
-            child,
-            dns: SocketAddr::from(([0, 0, 0, 0], 0)),
-            http: SocketAddr::from(([0, 0, 0, 0], 0)),
-            metrics: SocketAddr::from(([0, 0, 0, 0], 0)),
+        let spawned = spawn(binary, config_path, &dir.path().join("server.log"))?;
+        Ok(Nebula {
+            child: spawned.child,
+            dns: spawned.dns,
+            http: spawned.http,
+            metrics: spawned.metrics,
             dir,
-        };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let (mut dns, mut http, mut metrics) = (None, None, None);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match lines_rx.recv_timeout(left) {
-                Ok(line) => line,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Stdout closed: the process ended. Wait for it so its log is complete.
-                    let status = server.child.wait()?;
-                    let log = server.log();
-                    let kind = if log.contains("Address already in use") {
-                        io::ErrorKind::AddrInUse
-                    } else {
-                        io::ErrorKind::Other
-                    };
-                    return Err(io::Error::new(
-                        kind,
-                        format!("nebuladns exited during start-up ({status}); its log:\n{log}"),
-                    ));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "nebuladns did not print `nebuladns: ready` within {READY_TIMEOUT:?}; \
-                             its log:\n{}",
-                            server.log()
-                        ),
-                    ))
-                }
-            };
-            if line == "nebuladns: ready" {
-                break;
-            }
-            let Some(rest) = line.strip_prefix("nebuladns: listening ") else {
-                continue;
-            };
-            let mut words = rest.split_whitespace();
-            let (kind, address) = match (words.next(), words.next(), words.next()) {
-                (Some("dns"), Some("udp"), Some(a)) => ("dns", a),
-                (Some("http"), Some(a), _) => ("http", a),
-                (Some("metrics"), Some(a), _) => ("metrics", a),
-                _ => continue,
-            };
-            let address: SocketAddr = address
-                .parse()
-                .map_err(|e| io::Error::other(format!("bad address in `{line}`: {e}")))?;
-            match kind {
-                "dns" => dns = dns.or(Some(address)),
-                "http" => http = Some(address),
-                _ => metrics = Some(address),
-            }
-        }
-        match (dns, http, metrics) {
-            (Some(d), Some(h), Some(m)) => {
-                server.dns = d;
-                server.http = h;
-                server.metrics = m;
-                Ok(server)
-            }
-            _ => Err(io::Error::other(format!(
-                "nebuladns was ready without announcing DNS, HTTP and metrics addresses; log:\n{}",
-                server.log()
-            ))),
-        }
+        })
     }
 
     /// The DNS address, UDP and TCP (one port for both).
@@ -225,6 +139,116 @@ impl Nebula {
 impl Drop for Nebula {
     fn drop(&mut self) {
         process::stop(&mut self.child, Target::Process);
+    }
+}
+
+/// A started `nebuladns` process and the addresses it announced.
+#[derive(Debug)]
+pub struct Spawned {
+    pub child: Child,
+    pub dns: SocketAddr,
+    pub http: SocketAddr,
+    pub metrics: SocketAddr,
+}
+
+/// Starts `binary --config CONFIG` with stderr appended to `log_path`, and waits until it prints
+/// `nebuladns: ready`, reading back the DNS, HTTP and metrics addresses it announced. A process
+/// that exits first is an error carrying its log (kind `AddrInUse` when a port was taken).
+pub fn spawn(binary: &Path, config_path: &Path, log_path: &Path) -> io::Result<Spawned> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)?;
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout pipe"))?;
+    // Read the announcements on a thread so a silent server cannot block the test past the deadline.
+    let (lines_tx, lines_rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let read_log = || fs::read_to_string(log_path).unwrap_or_default();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let (mut dns, mut http, mut metrics) = (None, None, None);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match lines_rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Stdout closed: the process ended. Wait for it so its log is complete.
+                let status = child.wait()?;
+                let log = read_log();
+                let kind = if log.contains("Address already in use") {
+                    io::ErrorKind::AddrInUse
+                } else {
+                    io::ErrorKind::Other
+                };
+                return Err(io::Error::new(
+                    kind,
+                    format!("nebuladns exited during start-up ({status}); its log:\n{log}"),
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                process::stop(&mut child, Target::Process);
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "nebuladns did not print `nebuladns: ready` within {READY_TIMEOUT:?}; \
+                         its log:\n{}",
+                        read_log()
+                    ),
+                ));
+            }
+        };
+        if line == "nebuladns: ready" {
+            break;
+        }
+        let Some(rest) = line.strip_prefix("nebuladns: listening ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let (kind, address) = match (words.next(), words.next(), words.next()) {
+            (Some("dns"), Some("udp"), Some(a)) => ("dns", a),
+            (Some("http"), Some(a), _) => ("http", a),
+            (Some("metrics"), Some(a), _) => ("metrics", a),
+            _ => continue,
+        };
+        let address: SocketAddr = address
+            .parse()
+            .map_err(|e| io::Error::other(format!("bad address in `{line}`: {e}")))?;
+        match kind {
+            "dns" => dns = dns.or(Some(address)),
+            "http" => http = Some(address),
+            _ => metrics = Some(address),
+        }
+    }
+    match (dns, http, metrics) {
+        (Some(dns), Some(http), Some(metrics)) => Ok(Spawned {
+            child,
+            dns,
+            http,
+            metrics,
+        }),
+        _ => {
+            process::stop(&mut child, Target::Process);
+            Err(io::Error::other(format!(
+                "nebuladns was ready without announcing DNS, HTTP and metrics addresses; log:\n{}",
+                read_log()
+            )))
+        }
     }
 }
 
