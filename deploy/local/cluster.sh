@@ -71,7 +71,7 @@ wait_ready() {
 up() {
     if [[ ! -x $BIN_DIR/nebuladns || ! -x $BIN_DIR/nebulactl ]]; then
         echo "building nebuladns and nebulactl (release) ..."
-        (cd "$ROOT" && cargo build --release --locked --workspace --bins)
+        (cd "$ROOT" && cargo build --release --locked --workspace --all-targets)
     fi
     for n in "${NODES[@]}"; do
         if running "$n"; then
