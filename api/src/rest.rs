@@ -41,6 +41,20 @@ impl ApiState {
     fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         self.auth.authenticate(self.cluster.db(), headers)
     }
+
+    /// The caller, if it has at least `role` and may touch `zone`; and the zone's key.
+    fn authorize_zone(
+        &self,
+        headers: &HeaderMap,
+        role: Role,
+        zone: &str,
+    ) -> Result<(Principal, String), ApiError> {
+        let principal = self.principal(headers)?;
+        principal.require(role)?;
+        let (key, _) = zone_key(zone)?;
+        principal.require_zone(&key)?;
+        Ok((principal, key))
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -356,11 +370,9 @@ pub async fn create_zone(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Editor)?;
+    state.principal(&headers)?.require(Role::Editor)?;
     let (name, text, policy) = zone_payload(&headers, &body, None)?;
-    let (key, _) = zone_key(&name)?;
-    principal.require_zone(&key)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &name)?;
     let command = Command::PutZone {
         zone: key,
         body: text,
@@ -392,10 +404,7 @@ async fn current_zone(
     zone: &str,
     stale: bool,
 ) -> Result<(ZoneHead, nebula_store::Zone), ApiError> {
-    let principal = state.principal(headers)?;
-    principal.require(Role::Viewer)?;
-    let (key, _) = zone_key(zone)?;
-    principal.require_zone(&key)?;
+    let (_, key) = state.authorize_zone(headers, Role::Viewer, zone)?;
     barrier(state, stale).await?;
     let db = state.cluster.db();
     let head = read_head(db, &key)?
@@ -436,11 +445,8 @@ pub async fn replace_zone(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Editor)?;
-    let (name, text, policy) = zone_payload(&headers, &body, Some(&zone))?;
-    let (key, _) = zone_key(&name)?;
-    principal.require_zone(&key)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &zone)?;
+    let (_, text, policy) = zone_payload(&headers, &body, Some(&zone))?;
     let command = Command::PutZone {
         zone: key,
         body: text,
@@ -458,10 +464,7 @@ pub async fn delete_zone(
     Path(zone): Path<String>,
     Query(params): Query<WriteParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Editor)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &zone)?;
     submit(
         &state,
         &principal,
@@ -482,10 +485,7 @@ pub async fn change_records(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Editor)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &zone)?;
     let request: ChangeRequest = json_body(&body)?;
     if request.changes.is_empty() {
         return Err(ApiError::bad_request("`changes` is empty; nothing to do"));
@@ -515,10 +515,7 @@ pub async fn history(
     Path(zone): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Viewer)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (_, key) = state.authorize_zone(&headers, Role::Viewer, &zone)?;
     barrier(&state, params.stale).await?;
     let entries: Vec<HistoryEntry> = read_history(
         state.cluster.db(),
@@ -544,10 +541,7 @@ pub async fn version(
     Path((zone, version)): Path<(String, u64)>,
     Query(params): Query<ReadParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Viewer)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (_, key) = state.authorize_zone(&headers, Role::Viewer, &zone)?;
     barrier(&state, params.stale).await?;
     let (_, content) = read_version(state.cluster.db(), &key, version)?.ok_or_else(|| {
         ApiError::not_found(format!("zone {key} has no version {version} with content"))
@@ -567,10 +561,7 @@ pub async fn diff_versions(
     Path(zone): Path<String>,
     Query(params): Query<DiffParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Viewer)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (_, key) = state.authorize_zone(&headers, Role::Viewer, &zone)?;
     barrier(&state, params.stale).await?;
     let db = state.cluster.db();
     let to = match params.to {
@@ -609,10 +600,7 @@ pub async fn rollback(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Editor)?;
-    let (key, _) = zone_key(&zone)?;
-    principal.require_zone(&key)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &zone)?;
     let request: RollbackRequest = json_body(&body)?;
     let command = Command::Rollback {
         zone: key,

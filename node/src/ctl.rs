@@ -382,6 +382,16 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Prints JSON objects as a table, one column per (header, key).
+fn print_table<'a>(items: impl IntoIterator<Item = &'a Value>, columns: &[(&str, &str)]) {
+    let rows: Vec<Vec<String>> = items
+        .into_iter()
+        .map(|item| columns.iter().map(|(_, key)| text(item, key)).collect())
+        .collect();
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    table(&headers, &rows);
+}
+
 /// Prints a write's result.
 fn print_write(cli: &Cli, reply: &Reply) {
     let value = reply.json();
@@ -471,24 +481,17 @@ fn execute(cli: &Cli, client: &Client) -> Result<ExitCode, Failure> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let rows: Vec<Vec<String>> = value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| {
-                    [
-                        "seq", "time_ms", "author", "action", "zone", "outcome", "detail",
-                    ]
-                    .iter()
-                    .map(|k| text(e, k))
-                    .collect()
-                })
-                .collect();
-            table(
+            print_table(
+                value.as_array().into_iter().flatten(),
                 &[
-                    "SEQ", "TIME_MS", "AUTHOR", "ACTION", "ZONE", "OUTCOME", "DETAIL",
+                    ("SEQ", "seq"),
+                    ("TIME_MS", "time_ms"),
+                    ("AUTHOR", "author"),
+                    ("ACTION", "action"),
+                    ("ZONE", "zone"),
+                    ("OUTCOME", "outcome"),
+                    ("DETAIL", "detail"),
                 ],
-                &rows,
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -503,18 +506,16 @@ fn zone(cli: &Cli, client: &Client, command: &ZoneCommand) -> Result<ExitCode, F
             if cli.output == Output::Json {
                 print_json(&value);
             } else {
-                let rows: Vec<Vec<String>> = value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|z| {
-                        ["name", "version", "serial", "records", "policy"]
-                            .iter()
-                            .map(|k| text(z, k))
-                            .collect()
-                    })
-                    .collect();
-                table(&["ZONE", "VERSION", "SERIAL", "RECORDS", "POLICY"], &rows);
+                print_table(
+                    value.as_array().into_iter().flatten(),
+                    &[
+                        ("ZONE", "name"),
+                        ("VERSION", "version"),
+                        ("SERIAL", "serial"),
+                        ("RECORDS", "records"),
+                        ("POLICY", "policy"),
+                    ],
+                );
             }
         }
         ZoneCommand::Show { zone } => {
@@ -535,16 +536,15 @@ fn zone(cli: &Cli, client: &Client, command: &ZoneCommand) -> Result<ExitCode, F
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                let rows: Vec<Vec<String>> = records
-                    .iter()
-                    .map(|r| {
-                        ["name", "ttl", "type", "data"]
-                            .iter()
-                            .map(|k| text(r, k))
-                            .collect()
-                    })
-                    .collect();
-                table(&["NAME", "TTL", "TYPE", "DATA"], &rows);
+                print_table(
+                    records.iter(),
+                    &[
+                        ("NAME", "name"),
+                        ("TTL", "ttl"),
+                        ("TYPE", "type"),
+                        ("DATA", "data"),
+                    ],
+                );
             }
         }
         ZoneCommand::Apply {
@@ -759,45 +759,25 @@ fn cluster(cli: &Cli, client: &Client, command: &ClusterCommand) -> Result<ExitC
                     text(&value, "has_quorum"),
                     text(&value, "node_id")
                 );
-                let rows: Vec<Vec<String>> = value
-                    .get("members")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(|m| {
-                        [
-                            "id",
-                            "role",
-                            "state",
-                            "reachable",
-                            "term",
-                            "last_log_index",
-                            "committed_index",
-                            "applied_index",
-                            "lag",
-                            "api_addr",
-                            "rpc_addr",
-                        ]
-                        .iter()
-                        .map(|k| text(m, k))
-                        .collect()
-                    })
-                    .collect();
-                table(
+                print_table(
+                    value
+                        .get("members")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten(),
                     &[
-                        "ID",
-                        "ROLE",
-                        "STATE",
-                        "REACHABLE",
-                        "TERM",
-                        "LAST_LOG",
-                        "COMMITTED",
-                        "APPLIED",
-                        "LAG",
-                        "API",
-                        "RPC",
+                        ("ID", "id"),
+                        ("ROLE", "role"),
+                        ("STATE", "state"),
+                        ("REACHABLE", "reachable"),
+                        ("TERM", "term"),
+                        ("LAST_LOG", "last_log_index"),
+                        ("COMMITTED", "committed_index"),
+                        ("APPLIED", "applied_index"),
+                        ("LAG", "lag"),
+                        ("API", "api_addr"),
+                        ("RPC", "rpc_addr"),
                     ],
-                    &rows,
                 );
             }
             return Ok(ExitCode::SUCCESS);
@@ -892,18 +872,15 @@ fn token_command(cli: &Cli, client: &Client, command: &TokenCommand) -> Result<E
             eprintln!("token {} created; it is shown only now", text(&value, "id"));
         }
         (Output::Table, TokenCommand::List) => {
-            let rows: Vec<Vec<String>> = value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|t| {
-                    ["id", "role", "zones", "description"]
-                        .iter()
-                        .map(|k| text(t, k))
-                        .collect()
-                })
-                .collect();
-            table(&["ID", "ROLE", "ZONES", "DESCRIPTION"], &rows);
+            print_table(
+                value.as_array().into_iter().flatten(),
+                &[
+                    ("ID", "id"),
+                    ("ROLE", "role"),
+                    ("ZONES", "zones"),
+                    ("DESCRIPTION", "description"),
+                ],
+            );
         }
         (Output::Table, TokenCommand::Revoke { .. }) => print_write(cli, &reply),
         (Output::Json, _) => print_json(&value),

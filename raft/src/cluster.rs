@@ -18,7 +18,7 @@ use nebula_store::db::{Cf, Db};
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::{node_retired, ApplyResult, Command, Stamped};
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{ChangeMembers, ServerState, SnapshotPolicy};
+use openraft::{ChangeMembers, Membership, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
@@ -289,6 +289,16 @@ impl Cluster {
         }
     }
 
+    /// The membership this node knows (the last one in its log).
+    fn known_membership(&self) -> Membership<NodeId, NodeInfo> {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .clone()
+    }
+
     fn leader_node(&self) -> Option<(NodeId, NodeInfo)> {
         let metrics = self.raft.metrics().borrow().clone();
         let leader = metrics.current_leader?;
@@ -509,13 +519,7 @@ impl Cluster {
                 }
             }
             Forwarded::AddLearner { id, node } => {
-                let membership = self
-                    .raft
-                    .metrics()
-                    .borrow()
-                    .membership_config
-                    .membership()
-                    .clone();
+                let membership = self.known_membership();
                 if membership.get_node(&id).is_some() {
                     return Err(ClusterError::Refused(format!(
                         "node {id} is already a member"
@@ -536,13 +540,7 @@ impl Cluster {
                 }
             }
             Forwarded::Promote { id } => {
-                let membership = self
-                    .raft
-                    .metrics()
-                    .borrow()
-                    .membership_config
-                    .membership()
-                    .clone();
+                let membership = self.known_membership();
                 if membership.get_node(&id).is_none() {
                     return Err(ClusterError::NotFound(format!(
                         "node {id} is not a member; add it first (nebulactl cluster add)"
@@ -560,13 +558,7 @@ impl Cluster {
                 .await
             }
             Forwarded::Remove { id } => {
-                let membership = self
-                    .raft
-                    .metrics()
-                    .borrow()
-                    .membership_config
-                    .membership()
-                    .clone();
+                let membership = self.known_membership();
                 if membership.get_node(&id).is_none() {
                     return Err(ClusterError::NotFound(format!("node {id} is not a member")));
                 }
