@@ -370,16 +370,27 @@ pub async fn create_zone(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    state.principal(&headers)?.require(Role::Editor)?;
-    let (name, text, policy) = zone_payload(&headers, &body, None)?;
-    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &name)?;
+    put_zone(&state, &headers, params.dry_run, &body, None).await
+}
+
+/// Creates (no zone in the path) or creates-or-replaces a zone from a request body.
+async fn put_zone(
+    state: &ApiState,
+    headers: &HeaderMap,
+    dry_run: bool,
+    body: &Bytes,
+    path_zone: Option<&str>,
+) -> Result<Response, ApiError> {
+    state.principal(headers)?.require(Role::Editor)?;
+    let (name, text, policy) = zone_payload(headers, body, path_zone)?;
+    let (principal, key) = state.authorize_zone(headers, Role::Editor, &name)?;
     let command = Command::PutZone {
         zone: key,
         body: text,
         policy,
-        create_only: true,
+        create_only: path_zone.is_none(),
     };
-    submit(&state, &principal, &headers, params.dry_run, command, true).await
+    submit(state, &principal, headers, dry_run, command, true).await
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}", params(("zone" = String, Path), ReadParams), tag = "zones",
@@ -445,15 +456,7 @@ pub async fn replace_zone(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (principal, key) = state.authorize_zone(&headers, Role::Editor, &zone)?;
-    let (_, text, policy) = zone_payload(&headers, &body, Some(&zone))?;
-    let command = Command::PutZone {
-        zone: key,
-        body: text,
-        policy,
-        create_only: false,
-    };
-    submit(&state, &principal, &headers, params.dry_run, command, true).await
+    put_zone(&state, &headers, params.dry_run, &body, Some(&zone)).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/zones/{zone}", params(("zone" = String, Path), WriteParams), tag = "zones",
