@@ -207,12 +207,12 @@ pub enum ClusterCommand {
     /// Add a node as a learner (it replicates but does not vote).
     Add {
         id: u64,
-        /// Its node-to-node RPC address.
+        /// Its node-to-node RPC address, host:port.
         #[arg(long)]
-        rpc: String,
-        /// Its API address.
+        rpc_addr: String,
+        /// Its API address, host:port.
         #[arg(long)]
-        api: String,
+        api_addr: String,
     },
     /// Make a learner a voter.
     Promote { id: u64 },
@@ -247,7 +247,13 @@ pub fn run(cli: &Cli) -> ExitCode {
             return ExitCode::from(5);
         }
     };
-    let client = Client::new(&cli.api, token, Duration::from_secs(cli.timeout));
+    // `host:port` is fine too.
+    let api = if cli.api.contains("://") {
+        cli.api.clone()
+    } else {
+        format!("http://{}", cli.api)
+    };
+    let client = Client::new(&api, token, Duration::from_secs(cli.timeout));
     match execute(cli, &client) {
         Ok(code) => code,
         Err(failure) => {
@@ -782,12 +788,16 @@ fn cluster(cli: &Cli, client: &Client, command: &ClusterCommand) -> Result<ExitC
             }
             return Ok(ExitCode::SUCCESS);
         }
-        ClusterCommand::Add { id, rpc, api } => call(
+        ClusterCommand::Add {
+            id,
+            rpc_addr,
+            api_addr,
+        } => call(
             client,
             "POST",
             "/api/v1/cluster/nodes",
             Some(Body::Json(
-                json!({"id": id, "rpc_addr": rpc, "api_addr": api}),
+                json!({"id": id, "rpc_addr": rpc_addr, "api_addr": api_addr}),
             )),
             &[],
         )?,

@@ -111,6 +111,84 @@ fn writes_through_any_node_are_answered_by_all_three() {
     }
 }
 
+#[test]
+fn learners_are_added_promoted_and_removed_and_ids_are_never_reused() {
+    let mut cluster = TestCluster::start(BINARY.as_ref(), 3, "");
+    let leader = cluster.wait_for_leader(Duration::from_secs(10));
+    create_zone(&cluster, leader, "grow.test.");
+    cluster.start_joiner(4);
+    let via = others(leader)[0];
+    let node4 = serde_json::json!({"id": 4, "rpc_addr": cluster.node(4).rpc.to_string(), "api_addr": cluster.node(4).http.to_string()});
+    let added = cluster.request(
+        via,
+        "POST",
+        "/api/v1/cluster/nodes",
+        Some(Body::Json(node4.clone())),
+        &[],
+    );
+    assert!(added.is_success(), "{} {}", added.status, added.body);
+    let role = |c: &TestCluster, id: u64| {
+        let status = c.request(via, "GET", "/api/v1/cluster", None, &[]).json();
+        status["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["role"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(role(&cluster, 4).as_deref(), Some("learner"));
+    cluster.wait_until(
+        Duration::from_secs(10),
+        "the learner serves the zone",
+        |c| c.serial(4, "grow.test.") == Some(1),
+    );
+    let promoted = cluster.request(via, "POST", "/api/v1/cluster/nodes/4/promote", None, &[]);
+    assert!(promoted.is_success(), "{}", promoted.body);
+    assert_eq!(role(&cluster, 4).as_deref(), Some("voter"));
+    let reply = cluster.request(
+        4,
+        "POST",
+        "/api/v1/zones/grow.test./records",
+        Some(add_txt("via4", "yes")),
+        &[],
+    );
+    assert!(
+        reply.is_success(),
+        "a write through the new voter: {}",
+        reply.body
+    );
+    cluster.wait_until(Duration::from_secs(5), "the write is everywhere", |c| {
+        (1..=4).all(|id| c.txt(id, "via4.grow.test.") == ["\"yes\""])
+    });
+
+    let removed = cluster.request(via, "DELETE", "/api/v1/cluster/nodes/4", None, &[]);
+    assert!(removed.is_success(), "{}", removed.body);
+    assert_eq!(role(&cluster, 4), None);
+    let again = cluster.request(
+        via,
+        "POST",
+        "/api/v1/cluster/nodes",
+        Some(Body::Json(node4)),
+        &[],
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.message().contains("never reused"),
+        "{}",
+        again.message()
+    );
+    let member =
+        serde_json::json!({"id": via, "rpc_addr": "127.0.0.1:1", "api_addr": "127.0.0.1:1"});
+    let duplicate = cluster.request(
+        via,
+        "POST",
+        "/api/v1/cluster/nodes",
+        Some(Body::Json(member)),
+        &[],
+    );
+    assert_eq!(duplicate.status, 409, "{}", duplicate.body);
+}
+
 fn status_entries(cluster: &TestCluster, id: u64) -> u64 {
     cluster
         .request(id, "GET", "/api/v1/audit", None, &[])

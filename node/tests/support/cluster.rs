@@ -46,7 +46,9 @@ pub struct TestCluster {
     pub nodes: Vec<Node>,
     binary: PathBuf,
     token: String,
-    _dir: TempDir,
+    /// The `peers = [...]` and extra lines every node's `[cluster]` section gets.
+    cluster_section: String,
+    dir: TempDir,
 }
 
 /// A loopback port that was free a moment ago (the node binds it right after).
@@ -79,34 +81,16 @@ impl TestCluster {
             );
         }
         peers.push_str("]\n");
-        let mut nodes = Vec::new();
-        for (id, rpc) in members {
-            let node_dir = dir.path().join(format!("node{id}"));
-            fs::create_dir_all(&node_dir).unwrap();
-            let config = node_dir.join("nebuladns.toml");
-            let text = format!(
-                "[server]\ndata_dir = {}\n\n[dns]\nlisten = [\"127.0.0.1:0\"]\nudp_workers = 1\n\n\
-                 [http]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n\
-                 [cluster]\nnode_id = {id}\nrpc_listen = \"{rpc}\"\n{peers}{extra}\n",
-                toml_path(&node_dir.join("data"))
-            );
-            fs::write(&config, text).unwrap();
-            nodes.push(Node {
-                id,
-                rpc,
-                dir: node_dir,
-                config,
-                child: None,
-                dns: SocketAddr::from(([0, 0, 0, 0], 0)),
-                http: SocketAddr::from(([0, 0, 0, 0], 0)),
-            });
-        }
         let mut cluster = TestCluster {
-            nodes,
+            nodes: Vec::new(),
             binary: binary.to_owned(),
             token: String::new(),
-            _dir: dir,
+            cluster_section: format!("{peers}{extra}\n"),
+            dir,
         };
+        for (id, rpc) in members {
+            cluster.configure(id, rpc);
+        }
         // Start them together: the first voters wait for a majority before electing.
         let handles: Vec<_> = cluster
             .nodes
@@ -145,6 +129,36 @@ impl TestCluster {
             );
         }
         cluster
+    }
+
+    /// Writes node `id`'s configuration and adds it (not started) to the list.
+    fn configure(&mut self, id: u64, rpc: SocketAddr) {
+        let node_dir = self.dir.path().join(format!("node{id}"));
+        fs::create_dir_all(&node_dir).unwrap();
+        let config = node_dir.join("nebuladns.toml");
+        let text = format!(
+            "[server]\ndata_dir = {}\n\n[dns]\nlisten = [\"127.0.0.1:0\"]\nudp_workers = 1\n\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n\
+             [cluster]\nnode_id = {id}\nrpc_listen = \"{rpc}\"\n{}",
+            toml_path(&node_dir.join("data")),
+            self.cluster_section
+        );
+        fs::write(&config, text).unwrap();
+        self.nodes.push(Node {
+            id,
+            rpc,
+            dir: node_dir,
+            config,
+            child: None,
+            dns: SocketAddr::from(([0, 0, 0, 0], 0)),
+            http: SocketAddr::from(([0, 0, 0, 0], 0)),
+        });
+    }
+
+    /// Starts a node that is not an initial member: it waits until it is added.
+    pub fn start_joiner(&mut self, id: u64) {
+        self.configure(id, SocketAddr::from(([127, 0, 0, 1], free_port())));
+        self.restart(id);
     }
 
     pub fn node(&self, id: u64) -> &Node {
