@@ -97,11 +97,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 usize::MAX,
             )
             .map_err(|e| StorageIOError::read_logs(&e))?;
-        rows.into_iter()
-            .map(|(_, value)| {
-                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e).into())
-            })
-            .collect()
+        let mut entries = Vec::with_capacity(rows.len());
+        for (_, value) in rows {
+            let entry: Entry =
+                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 }
 

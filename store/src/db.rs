@@ -23,6 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use thiserror::Error;
 
+/// A key and its value, as scans return them.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// One column family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cf {
@@ -153,7 +156,7 @@ impl Db {
         from: &[u8],
         to: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DbError> {
+    ) -> Result<Vec<KeyValue>, DbError> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(
             self.handle(cf)?,
@@ -169,7 +172,7 @@ impl Db {
     }
 
     /// Every entry whose key starts with `prefix`.
-    pub fn scan_prefix(&self, cf: Cf, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DbError> {
+    pub fn scan_prefix(&self, cf: Cf, prefix: &[u8]) -> Result<Vec<KeyValue>, DbError> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(
             self.handle(cf)?,
@@ -185,11 +188,7 @@ impl Db {
     }
 
     /// The last entry of a column family at or below `at_most` (all of it when None).
-    pub fn last(
-        &self,
-        cf: Cf,
-        at_most: Option<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, DbError> {
+    pub fn last(&self, cf: Cf, at_most: Option<&[u8]>) -> Result<Option<KeyValue>, DbError> {
         let mode = match at_most {
             Some(key) => IteratorMode::From(key, Direction::Reverse),
             None => IteratorMode::End,

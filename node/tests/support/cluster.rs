@@ -3,7 +3,7 @@
 //! rest (read back from the announcements). Nodes can be killed (`SIGKILL`), paused
 //! (`SIGSTOP`, a node cut off from the others), resumed and restarted on the same data.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
 use std::fs;
