@@ -136,7 +136,10 @@ fn learners_are_added_promoted_and_removed_and_ids_are_never_reused() {
             .find(|m| m["id"] == id)
             .map(|m| m["role"].as_str().unwrap().to_owned())
     };
-    assert_eq!(role(&cluster, 4).as_deref(), Some("learner"));
+    // Cluster status is this node's view: it follows the leader within a heartbeat or two.
+    cluster.wait_until(Duration::from_secs(5), "node 4 is a learner", |c| {
+        role(c, 4).as_deref() == Some("learner")
+    });
     cluster.wait_until(
         Duration::from_secs(10),
         "the learner serves the zone",
@@ -144,7 +147,9 @@ fn learners_are_added_promoted_and_removed_and_ids_are_never_reused() {
     );
     let promoted = cluster.request(via, "POST", "/api/v1/cluster/nodes/4/promote", None, &[]);
     assert!(promoted.is_success(), "{}", promoted.body);
-    assert_eq!(role(&cluster, 4).as_deref(), Some("voter"));
+    cluster.wait_until(Duration::from_secs(5), "node 4 is a voter", |c| {
+        role(c, 4).as_deref() == Some("voter")
+    });
     let reply = cluster.request(
         4,
         "POST",
@@ -163,7 +168,9 @@ fn learners_are_added_promoted_and_removed_and_ids_are_never_reused() {
 
     let removed = cluster.request(via, "DELETE", "/api/v1/cluster/nodes/4", None, &[]);
     assert!(removed.is_success(), "{}", removed.body);
-    assert_eq!(role(&cluster, 4), None);
+    cluster.wait_until(Duration::from_secs(5), "node 4 is gone", |c| {
+        role(c, 4).is_none()
+    });
     let again = cluster.request(
         via,
         "POST",

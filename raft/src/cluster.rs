@@ -284,7 +284,7 @@ impl Cluster {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        if let Err(e) = self.shared.db.flush() {
+        if let Err(e) = self.shared.db.sync_wal() {
             tracing::warn!(error = %e, "database flush at shutdown");
         }
     }

@@ -90,8 +90,15 @@ pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
     if changes.is_empty() {
         return;
     }
-    let compiled: Vec<(Vec<u8>, Option<Arc<ZoneSnapshot>>)> = changes
-        .iter()
+    // A batch of entries may change one zone many times: compile its last version only.
+    let mut last: Vec<&ZoneChange> = Vec::new();
+    for change in changes.iter().rev() {
+        if !last.iter().any(|seen| seen.origin == change.origin) {
+            last.push(change);
+        }
+    }
+    let compiled: Vec<(Vec<u8>, Option<Arc<ZoneSnapshot>>)> = last
+        .into_iter()
         .map(|c| {
             let key = c.origin.to_lowercase().as_wire().to_vec();
             (

@@ -117,6 +117,9 @@ impl Db {
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         // Fewer, larger files: the data is small next to a normal RocksDB workload.
         options.set_keep_log_file_num(4);
+        // Reuse write-ahead-log files: a sync of a recycled file does not change its size, so
+        // it needs no journal commit for the inode (most of a sync's cost on ext4).
+        options.set_recycle_log_file_num(4);
         let descriptors = Cf::ALL
             .iter()
             .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
@@ -268,9 +271,9 @@ impl Db {
         self.write(batch, true)
     }
 
-    /// Flushes memtables (used before shutdown so a restart does not replay a long WAL).
-    pub fn flush(&self) -> Result<(), DbError> {
-        self.db.flush_wal(true).map_err(io("flush"))
+    /// Makes every write so far durable: syncs the write-ahead log.
+    pub fn sync_wal(&self) -> Result<(), DbError> {
+        self.db.flush_wal(true).map_err(io("sync"))
     }
 }
 
