@@ -273,11 +273,6 @@ impl Cluster {
         &self.shared.db
     }
 
-    /// The index of the last entry applied here; changes as entries apply.
-    pub fn applied(&self) -> watch::Receiver<u64> {
-        self.shared.applied.subscribe()
-    }
-
     /// Stops Raft and the RPC listener.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
@@ -650,10 +645,6 @@ impl Cluster {
         let metrics = self.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership().clone();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-        let leader_last = match metrics.current_leader {
-            Some(leader) if leader == self.id => metrics.last_log_index,
-            _ => None,
-        };
         let mut members = Vec::new();
         for (id, node) in membership.nodes() {
             let (status, error) = if *id == self.id {
@@ -673,10 +664,6 @@ impl Cluster {
                     Err(e) => (None, Some(e.to_string())),
                 }
             };
-            let lag = match (&status, leader_last) {
-                (Some(s), Some(last)) => Some(last.saturating_sub(s.applied_index.unwrap_or(0))),
-                _ => None,
-            };
             members.push(MemberStatus {
                 id: *id,
                 rpc_addr: node.rpc_addr.clone(),
@@ -689,24 +676,23 @@ impl Cluster {
                 .to_owned(),
                 reachable: status.is_some(),
                 status,
-                lag,
+                lag: None,
                 error,
             });
         }
-        // Lag against the leader's last index when the leader is another node.
-        if leader_last.is_none() {
-            let leader_last = members
-                .iter()
-                .find(|m| Some(m.id) == metrics.current_leader)
-                .and_then(|m| m.status.as_ref())
-                .and_then(|s| s.last_log_index);
-            if let Some(last) = leader_last {
-                for member in &mut members {
-                    member.lag = member
-                        .status
-                        .as_ref()
-                        .map(|s| last.saturating_sub(s.applied_index.unwrap_or(0)));
-                }
+        // Lag: how far each member's applied index is behind the leader's last log index, as
+        // the leader itself reported it above.
+        let leader_last = members
+            .iter()
+            .find(|m| Some(m.id) == metrics.current_leader)
+            .and_then(|m| m.status.as_ref())
+            .and_then(|s| s.last_log_index);
+        if let Some(last) = leader_last {
+            for member in &mut members {
+                member.lag = member
+                    .status
+                    .as_ref()
+                    .map(|s| last.saturating_sub(s.applied_index.unwrap_or(0)));
             }
         }
         ClusterStatus {

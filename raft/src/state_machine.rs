@@ -13,7 +13,6 @@ use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_store::state::{record_membership, ApplyResult, WriteResult, ZoneChange, ZoneStore};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError};
-use tokio::sync::watch;
 
 use crate::types::{Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
 
@@ -35,8 +34,6 @@ pub struct Shared {
     pub store: RwLock<ZoneStore>,
     /// The catalog the DNS data plane serves.
     pub catalog: Arc<ArcSwap<Catalog>>,
-    /// The last applied log index (0 before the first), for waiting on visibility.
-    pub applied: watch::Sender<u64>,
     /// Snapshots received from a leader and installed (a follower that fell too far behind).
     pub snapshots_installed: AtomicU64,
 }
@@ -49,7 +46,6 @@ impl StateMachine {
     /// Opens the state machine and puts every stored zone into the catalog.
     pub fn open(db: Arc<Db>, catalog: Arc<ArcSwap<Catalog>>) -> Result<StateMachine, DbError> {
         let store = ZoneStore::open(db.clone())?;
-        let applied: Option<LogId> = db.get_json(Cf::State, APPLIED)?;
         let snapshots: Vec<Arc<ZoneSnapshot>> = store
             .served()
             .map(|z| Arc::new(ZoneSnapshot::compile(z)))
@@ -61,13 +57,11 @@ impl StateMachine {
             }
             next
         });
-        let (applied_tx, _) = watch::channel(applied.map_or(0, |id| id.index));
         Ok(StateMachine {
             shared: Arc::new(Shared {
                 db,
                 store: RwLock::new(store),
                 catalog,
-                applied: applied_tx,
                 snapshots_installed: AtomicU64::new(0),
             }),
         })
@@ -136,7 +130,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut results = Vec::new();
         let mut changes = Vec::new();
-        let mut last = None;
         {
             let db = self.shared.db.clone();
             let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
@@ -166,13 +159,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         results.push(result);
                     }
                 }
-                last = Some(entry.log_id.index);
             }
         }
         publish(&self.shared.catalog, &changes);
-        if let Some(index) = last {
-            self.shared.applied.send_replace(index);
-        }
         Ok(results)
     }
 
@@ -219,9 +208,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .snapshots_installed
             .fetch_add(1, Ordering::Relaxed);
         tracing::info!(snapshot = %meta.snapshot_id, "installed a snapshot from the leader");
-        if let Some(id) = meta.last_log_id {
-            self.shared.applied.send_replace(id.index);
-        }
         Ok(())
     }
 

@@ -329,10 +329,6 @@ impl Batch<'_> {
         self.inner.delete_range_cf(self.db.handle(cf)?, from, to);
         Ok(())
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! arithmetic, so serials only ever grow in the sense secondaries use (RFC 1982 §3.2), even when
 //! the leader's clock goes backwards or several changes land in one second or one day.
 
+use nebula_wire::rdata::time_to_text;
 use serde::{Deserialize, Serialize};
 
 /// How a zone's serial follows time.
@@ -29,11 +30,11 @@ impl SerialPolicy {
             SerialPolicy::Increment => None,
             // Truncation is the RFC 1982 wrap: serials are 32-bit.
             SerialPolicy::Unixtime => Some((seconds & 0xffff_ffff) as u32),
-            SerialPolicy::Dateserial => {
-                let (year, month, day) = civil_from_days(seconds / 86_400);
-                let value = (year * 10_000 + month * 100 + day) * 100;
-                u32::try_from(value).ok()
-            }
+            // YYYYMMDD from the RRSIG time format (RFC 4034 §3.2), which is YYYYMMDDHHmmSS.
+            SerialPolicy::Dateserial => u32::try_from(seconds)
+                .ok()
+                .and_then(|seconds| time_to_text(seconds).get(..8)?.parse::<u32>().ok())
+                .and_then(|date| date.checked_mul(100)),
         }
     }
 
@@ -71,22 +72,6 @@ pub fn first_serial(policy: SerialPolicy, time_ms: u64, submitted: u32) -> u32 {
         Some(candidate) if serial_gt(candidate, submitted) => candidate,
         _ => submitted,
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
-/// `civil_from_days` algorithm.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -143,12 +128,5 @@ mod tests {
             first_serial(SerialPolicy::Dateserial, NOON, 2_030_010_100),
             2_030_010_100
         );
-    }
-
-    #[test]
-    fn calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
     }
 }
