@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
-use nebula_store::db::{Cf, Db, DbError};
+use nebula_store::db::{decode_json, Cf, Db, DbError};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_store::state::{record_membership, ApplyResult, WriteResult, ZoneChange, ZoneStore};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -236,17 +236,32 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        // The read lock keeps apply out, so the dump and its applied id agree.
-        let store = self.shared.store.read().map_err(|_| io_err(&poisoned()))?;
-        let (applied, membership) = self
-            .read_applied()
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let data = self
-            .shared
-            .db
-            .dump(&Cf::STATE_MACHINE)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        drop(store);
+        // One RocksDB snapshot gives the copy and the applied id it corresponds to, so applying
+        // goes on while the copy is made (off the async workers: it reads every row).
+        let db = self.shared.db.clone();
+        let read =
+            |e: &DbError| -> StorageError<NodeId> { StorageIOError::read_state_machine(e).into() };
+        let dump = tokio::task::spawn_blocking(move || {
+            db.dump(
+                &Cf::STATE_MACHINE,
+                &[(Cf::State, APPLIED), (Cf::State, MEMBERSHIP)],
+            )
+        })
+        .await
+        .map_err(|e| StorageIOError::read_state_machine(&e))?
+        .map_err(|e| read(&e))?;
+        let value = |i: usize| dump.values.get(i).cloned().flatten();
+        let applied: Option<LogId> = match value(0) {
+            None => None,
+            Some(bytes) => {
+                decode_json::<Option<LogId>>(Cf::State, APPLIED, &bytes).map_err(|e| read(&e))?
+            }
+        };
+        let membership: StoredMembership = match value(1) {
+            None => StoredMembership::default(),
+            Some(bytes) => decode_json(Cf::State, MEMBERSHIP, &bytes).map_err(|e| read(&e))?,
+        };
+        let data = dump.data;
         let snapshot_id = match applied {
             Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, data.len()),
             None => format!("0-0-{}", data.len()),

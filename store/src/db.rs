@@ -223,9 +223,19 @@ impl Db {
 
     /// A consistent copy of the given column families (from one RocksDB snapshot) in the
     /// format [`Db::restore`] reads: `NEBSNAP1`, then per entry the family's tag (1 byte) and
-    /// key and value, each with a u32 big-endian length.
-    pub fn dump(&self, cfs: &[Cf]) -> Result<Vec<u8>, DbError> {
+    /// key and value, each with a u32 big-endian length. Also returns the values of `keys` as
+    /// of the same snapshot, so a caller can say exactly which state the copy holds without
+    /// keeping writers out while it is made.
+    pub fn dump(&self, cfs: &[Cf], keys: &[(Cf, &[u8])]) -> Result<Dump, DbError> {
         let snapshot = self.db.snapshot();
+        let mut values = Vec::with_capacity(keys.len());
+        for &(cf, key) in keys {
+            values.push(
+                snapshot
+                    .get_cf(self.handle(cf)?, key)
+                    .map_err(io("snapshot"))?,
+            );
+        }
         let mut out = b"NEBSNAP1".to_vec();
         for &cf in cfs {
             for item in snapshot.iterator_cf(self.handle(cf)?, IteratorMode::Start) {
@@ -241,7 +251,7 @@ impl Db {
                 }
             }
         }
-        Ok(out)
+        Ok(Dump { data: out, values })
     }
 
     /// Replaces the contents of `cfs` with a [`Db::dump`], atomically and durably.
@@ -284,6 +294,13 @@ fn take_part(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Decodes a stored JSON value, naming where it came from when it is corrupt.
+/// What [`Db::dump`] returns: the copy, and the values of the keys asked for (None: absent).
+#[derive(Debug)]
+pub struct Dump {
+    pub data: Vec<u8>,
+    pub values: Vec<Option<Vec<u8>>>,
+}
+
 pub fn decode_json<T: DeserializeOwned>(cf: Cf, key: &[u8], bytes: &[u8]) -> Result<T, DbError> {
     serde_json::from_slice(bytes).map_err(|e| DbError::Corrupt {
         what: format!("{} key {}", cf.name(), String::from_utf8_lossy(key)),
@@ -346,7 +363,14 @@ mod tests {
             .put(Cf::RaftLog, &1u64.to_be_bytes(), b"entry")
             .unwrap();
         db.write(batch, true).unwrap();
-        let dump = db.dump(&Cf::STATE_MACHINE).unwrap();
+        let dump = db
+            .dump(
+                &Cf::STATE_MACHINE,
+                &[(Cf::State, b"applied"), (Cf::State, b"none")],
+            )
+            .unwrap();
+        assert_eq!(dump.values, vec![Some(b"7".to_vec()), None]);
+        let dump = dump.data;
 
         let other_dir = tempfile::tempdir().unwrap();
         let other = Db::open(other_dir.path()).unwrap();

@@ -39,6 +39,12 @@ pub fn write_master_file<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<(
         zone.record_count(),
         content_hash(zone)
     )?;
+    write_body(zone, out)
+}
+
+/// The master file without its comment line: `$ORIGIN`, `$TTL` (when the zone has an apex SOA)
+/// and the records. Also the form of the RRsets a stored delta version carries.
+pub fn write_body<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<()> {
     writeln!(out, "$ORIGIN {}", zone.origin)?;
     let is_apex_soa =
         |set: &CanonicalRrset<'_>| set.rtype == RType::SOA && *set.owner == zone.origin;

@@ -22,6 +22,8 @@ pub mod snapshot;
 #[cfg(feature = "db")]
 pub mod state;
 pub mod validate;
+#[cfg(feature = "db")]
+pub mod versions;
 pub mod zone;
 
 pub use zone::{Insert, Rrset, Zone};

@@ -17,11 +17,12 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::content_hash;
 use crate::db::{decode_json, Batch, Cf, Db, DbError};
-use crate::diff::diff;
+use crate::diff::{diff, ZoneDiff};
 use crate::format::{from_document, Data, RecordEntry, Ttl, ZoneDocument};
 use crate::master;
 use crate::serial::{first_serial, next_serial, SerialPolicy};
 use crate::validate::{has_errors, validate};
+use crate::versions;
 use crate::zone::Zone;
 
 /// A command as the leader stamped it: the time (serials derive from it), who asked, and the
@@ -428,20 +429,11 @@ pub fn record_membership(db: &Db, batch: &mut Batch<'_>, members: &[u64]) -> Res
 }
 
 fn load_body(db: &Db, key: &str, hash: &str, serial: u32) -> Result<Zone, DbError> {
-    let corrupt = |message: String| DbError::Corrupt {
-        what: format!("zone {key} version {hash}"),
-        message,
-    };
-    let bytes = data_encoding::HEXLOWER
-        .decode(hash.as_bytes())
-        .map_err(|e| corrupt(e.to_string()))?;
-    let body = db
-        .get(Cf::Versions, &bytes)?
-        .ok_or_else(|| corrupt("the content is missing".to_owned()))?;
-    let text = String::from_utf8(body).map_err(|e| corrupt(e.to_string()))?;
-    let (_, origin) = parse_zone_name(key).map_err(|e| corrupt(e.message))?;
-    let parsed = master::parse_str(&text, &origin, key).map_err(|e| corrupt(e.to_string()))?;
-    Ok(with_serial(parsed.zone, serial))
+    let (_, origin) = parse_zone_name(key).map_err(|e| DbError::Corrupt {
+        what: format!("zone {key}"),
+        message: e.message,
+    })?;
+    Ok(with_serial(versions::load(db, key, &origin, hash)?, serial))
 }
 
 /// `zone` with its SOA serial set to `serial`.
@@ -472,6 +464,8 @@ struct ZonePlan {
     action: &'static str,
     summary: String,
     unchanged: bool,
+    /// What changed from the current version (absent for a new zone or a deletion).
+    diff: Option<ZoneDiff>,
 }
 
 impl ZoneStore {
@@ -698,6 +692,7 @@ impl ZoneStore {
                     action: "delete",
                     summary: "zone deleted".to_owned(),
                     unchanged: false,
+                    diff: None,
                 }));
             }
             Command::PutToken { .. } | Command::RevokeToken { .. } => {
@@ -718,6 +713,7 @@ impl ZoneStore {
                     action,
                     summary: "no change".to_owned(),
                     unchanged: true,
+                    diff: None,
                 }));
             }
         }
@@ -726,8 +722,9 @@ impl ZoneStore {
             None => first_serial(policy, time, submitted.unwrap_or(1)),
         };
         let new_zone = with_serial(new_zone, serial);
-        let summary = match live {
-            Some(current) => diff(current, &new_zone).summary(),
+        let diff = live.map(|current| diff(current, &new_zone));
+        let summary = match &diff {
+            Some(diff) => diff.summary(),
             None => format!("{} records", new_zone.record_count()),
         };
         let head = ZoneHead {
@@ -748,6 +745,7 @@ impl ZoneStore {
             action,
             summary,
             unchanged: false,
+            diff,
         }))
     }
 
@@ -762,16 +760,20 @@ impl ZoneStore {
         if plan.unchanged {
             return Ok(result);
         }
-        let parent = self.current(&plan.key).map(|s| s.head.version);
+        let current = self.current(&plan.key).map(|s| &s.head);
+        let parent = current.map(|head| head.version);
         if let Some(zone) = &plan.zone {
-            let hash = data_encoding::HEXLOWER
-                .decode(plan.head.hash.as_bytes())
-                .map_err(|e| DbError::Corrupt {
-                    what: "content hash".to_owned(),
-                    message: e.to_string(),
-                })?;
-            let body = crate::export::to_master_file(&with_serial(zone.clone(), 0));
-            batch.put(Cf::Versions, &hash, body.as_bytes())?;
+            let base = current
+                .filter(|head| !head.deleted)
+                .map(|head| head.hash.as_str());
+            versions::store(
+                &self.db,
+                batch,
+                &plan.key,
+                &plan.head.hash,
+                zone,
+                base.zip(plan.diff.as_ref()),
+            )?;
         }
         let entry = HistoryEntry {
             version: plan.head.version,
