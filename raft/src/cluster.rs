@@ -195,7 +195,12 @@ impl Cluster {
         }
         let db = Arc::new(Db::open(&config.db_path).map_err(internal)?);
         let log_store = LogStore::new(db.clone());
-        let state_machine = StateMachine::open(db.clone(), catalog).map_err(internal)?;
+        let state_machine = StateMachine::open(
+            db.clone(),
+            catalog,
+            config.db_path.with_extension("snapshot"),
+        )
+        .map_err(internal)?;
         let shared = state_machine.shared();
         let raft_config = openraft::Config {
             cluster_name: "nebuladns".to_owned(),

@@ -3,7 +3,8 @@
 //! applied log id), after which the changed zones are compiled and swapped into the data
 //! plane's catalog. Snapshots are a dump of the state-machine column families.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -18,13 +19,20 @@ use crate::types::{Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeCon
 
 const APPLIED: &[u8] = b"applied";
 const MEMBERSHIP: &[u8] = b"membership";
-const SNAPSHOT_META: &[u8] = b"snapshot_meta";
-const SNAPSHOT_DATA: &[u8] = b"snapshot_data";
+/// Where snapshots lived before they moved to their own file (ADR 0004); removed on the next save.
+const OLD_SNAPSHOT_KEYS: [&[u8]; 2] = [b"snapshot_meta", b"snapshot_data"];
+/// The first bytes of a snapshot file; then the metadata's length (u32 big-endian), the
+/// metadata (JSON) and the [`Db::dump`].
+const SNAPSHOT_MAGIC: &[u8] = b"NEBSNAPF1";
 
 /// The state machine, shared with the API (which reads it) through [`Shared`].
 #[derive(Debug, Clone)]
 pub struct StateMachine {
     shared: Arc<Shared>,
+    /// The current snapshot: a file beside the database, replaced atomically (write, fsync,
+    /// rename), so a snapshot of many megabytes never passes through the write-ahead log that
+    /// every Raft append waits on.
+    snapshot_path: PathBuf,
 }
 
 /// What the API and the node see of the state machine.
@@ -44,7 +52,11 @@ fn io_err(e: &DbError) -> StorageError<NodeId> {
 
 impl StateMachine {
     /// Opens the state machine and puts every stored zone into the catalog.
-    pub fn open(db: Arc<Db>, catalog: Arc<ArcSwap<Catalog>>) -> Result<StateMachine, DbError> {
+    pub fn open(
+        db: Arc<Db>,
+        catalog: Arc<ArcSwap<Catalog>>,
+        snapshot_path: PathBuf,
+    ) -> Result<StateMachine, DbError> {
         let store = ZoneStore::open(db.clone())?;
         let snapshots: Vec<Arc<ZoneSnapshot>> = store
             .served()
@@ -64,6 +76,7 @@ impl StateMachine {
                 catalog,
                 snapshots_installed: AtomicU64::new(0),
             }),
+            snapshot_path,
         })
     }
 
@@ -195,7 +208,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .collect();
         db.restore(&Cf::STATE_MACHINE, &data)
             .map_err(|e| failed(&e))?;
-        save_snapshot(&db, meta, &data).map_err(|e| failed(&e))?;
+        save_snapshot(&db, &self.snapshot_path, meta, &data).map_err(|e| failed(&e))?;
         *store = ZoneStore::open(db.clone()).map_err(|e| failed(&e))?;
         let mut changes = before;
         changes.extend(store.served().map(|z| ZoneChange {
@@ -214,20 +227,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let db = &self.shared.db;
+        let path = self.snapshot_path.clone();
         let read =
             |e: &DbError| -> StorageError<NodeId> { StorageIOError::read_snapshot(None, e).into() };
-        let Some(meta) = db
-            .get_json::<SnapshotMeta>(Cf::RaftMeta, SNAPSHOT_META)
-            .map_err(|e| read(&e))?
-        else {
-            return Ok(None);
-        };
-        let data = db
-            .get(Cf::RaftMeta, SNAPSHOT_DATA)
-            .map_err(|e| read(&e))?
-            .unwrap_or_default();
-        Ok(Some(Snapshot {
+        let loaded = tokio::task::spawn_blocking(move || load_snapshot(&path))
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
+            .map_err(|e| read(&e))?;
+        Ok(loaded.map(|(meta, data)| Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         }))
@@ -271,8 +278,17 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: membership,
             snapshot_id,
         };
-        save_snapshot(&self.shared.db, &meta, &data)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        let (db, path, saved) = (
+            self.shared.db.clone(),
+            self.snapshot_path.clone(),
+            meta.clone(),
+        );
+        let data = tokio::task::spawn_blocking(move || {
+            save_snapshot(&db, &path, &saved, &data).map(|()| data)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -280,11 +296,61 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     }
 }
 
-fn save_snapshot(db: &Db, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
+fn snapshot_error(path: &Path, what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt {
+        what: format!("snapshot file {}", path.display()),
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Writes the snapshot file atomically: a temporary file, fsynced, renamed over the old one,
+/// and the directory fsynced so the rename survives power loss.
+fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
+    let meta_json = serde_json::to_vec(meta).map_err(|e| snapshot_error(path, "encoding", e))?;
+    let meta_len =
+        u32::try_from(meta_json.len()).map_err(|e| snapshot_error(path, "metadata", e))?;
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(SNAPSHOT_MAGIC)?;
+        file.write_all(&meta_len.to_be_bytes())?;
+        file.write_all(&meta_json)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| snapshot_error(path, "writing", e))?;
     let mut batch = db.batch();
-    batch.put_json(Cf::RaftMeta, SNAPSHOT_META, meta)?;
-    batch.put(Cf::RaftMeta, SNAPSHOT_DATA, data)?;
-    crate::log_store::write(db, batch, true)
+    for key in OLD_SNAPSHOT_KEYS {
+        batch.delete(Cf::RaftMeta, key)?;
+    }
+    db.write(batch, false)
+}
+
+/// Reads the snapshot file, if there is one.
+fn load_snapshot(path: &Path) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(snapshot_error(path, "reading", e)),
+    };
+    let rest = bytes
+        .strip_prefix(SNAPSHOT_MAGIC)
+        .ok_or_else(|| snapshot_error(path, "format", "bad magic"))?;
+    let (len, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| snapshot_error(path, "format", "truncated"))?;
+    let len = usize::try_from(u32::from_be_bytes(*len))
+        .ok()
+        .filter(|&len| len <= rest.len())
+        .ok_or_else(|| snapshot_error(path, "format", "truncated metadata"))?;
+    let (meta, data) = rest.split_at(len);
+    let meta = serde_json::from_slice(meta).map_err(|e| snapshot_error(path, "metadata", e))?;
+    Ok(Some((meta, data.to_vec())))
 }
 
 fn write_extra(
@@ -306,5 +372,42 @@ fn poisoned() -> DbError {
     DbError::Corrupt {
         what: "state machine lock".to_owned(),
         message: "a thread panicked while holding it".to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_files_round_trip_and_damage_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db")).unwrap();
+        let path = dir.path().join("db.snapshot");
+        assert!(
+            load_snapshot(&path).unwrap().is_none(),
+            "no file: no snapshot"
+        );
+        let meta = SnapshotMeta {
+            last_log_id: None,
+            last_membership: StoredMembership::default(),
+            snapshot_id: "0-0-3".to_owned(),
+        };
+        save_snapshot(&db, &path, &meta, b"abc").unwrap();
+        let (loaded, data) = load_snapshot(&path).unwrap().unwrap();
+        assert_eq!(
+            (loaded.snapshot_id.as_str(), data.as_slice()),
+            ("0-0-3", b"abc".as_slice())
+        );
+        assert!(
+            !path.with_extension("tmp").exists(),
+            "the temporary file was renamed"
+        );
+
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..SNAPSHOT_MAGIC.len() + 6]).unwrap();
+        let err = load_snapshot(&path).unwrap_err().to_string();
+        assert!(err.contains("truncated metadata"), "{err}");
     }
 }
