@@ -404,7 +404,9 @@ fn resolve<'a>(
         return;
     };
     if matches!(query.qtype, RType::AXFR | RType::IXFR) {
-        // Zone transfers are served over TCP by the transfer module (a later issue); refuse for now.
+        // Over TCP the transfer module answers these before the responder sees them
+        // (crate::transfer); over UDP, AXFR is not allowed (RFC 5936 §4.2) and IXFR is refused
+        // until it is answered from the version history.
         building.rcode = Rcode::REFUSED;
         return;
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::transfer::IpPrefix;
+
 /// Why a configuration cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -38,6 +40,7 @@ pub struct Config {
     pub chaos: ChaosSection,
     pub tracing: TracingSection,
     pub cluster: ClusterSection,
+    pub transfer: TransferSection,
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneEntry>,
 }
@@ -178,6 +181,22 @@ impl Default for ClusterSection {
             election_timeout_max_ms: 1200,
             write_timeout_ms: 5000,
             rpc_timeout_ms: 2000,
+        }
+    }
+}
+
+/// Zone transfers out (AXFR, IXFR) over TCP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferSection {
+    /// Clients allowed to transfer zones: address prefixes. Default: loopback only.
+    pub allow: Vec<IpPrefix>,
+}
+
+impl Default for TransferSection {
+    fn default() -> Self {
+        TransferSection {
+            allow: crate::transfer::loopback(),
         }
     }
 }
@@ -492,6 +511,11 @@ election_timeout_max_ms = 1200
 # Idempotency-Key).
 write_timeout_ms = 5000
 rpc_timeout_ms = 2000
+
+[transfer]
+# Who may transfer zones (AXFR; IXFR is answered with the whole zone) over TCP: address
+# prefixes. Others get REFUSED. Add your secondaries, e.g. "192.0.2.53/32" or "2001:db8::/64".
+allow = ["127.0.0.0/8", "::1/128"]
 
 # Zones served from files on this node only (read-only, outside Raft). Zones managed through
 # the API are replicated. Without files or API zones, a new cluster starts with example.com.

@@ -16,5 +16,6 @@ pub mod metrics;
 #[cfg(feature = "cluster")]
 pub mod server;
 pub mod tcp;
+pub mod transfer;
 pub mod udp;
 pub mod zones;

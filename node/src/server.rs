@@ -377,6 +377,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             listener,
             shared.clone(),
             limits,
+            Arc::from(config.transfer.allow.as_slice()),
             stop_rx.clone(),
             TCP_DRAIN,
         )));

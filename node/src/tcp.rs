@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::answer::{Responder, Transport};
+use crate::transfer::{self, IpPrefix};
 use crate::udp::{record, unix_now, Shared};
 
 /// TCP limits from the configuration.
@@ -70,6 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     shared: Shared,
     limits: TcpLimits,
+    allow_transfer: Arc<[IpPrefix]>,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
@@ -98,10 +100,11 @@ pub async fn serve(
                 };
                 let shared = shared.clone();
                 let stop = stop.clone();
+                let allow = allow_transfer.clone();
                 connections.spawn(async move {
                     let _permit = permit;
                     let _slot = slot;
-                    if let Err(e) = connection(stream, peer, shared, limits.idle_timeout, stop).await {
+                    if let Err(e) = connection(stream, peer, shared, &allow, limits.idle_timeout, stop).await {
                         tracing::debug!(%peer, error = %e, "TCP connection ended with an error");
                     }
                 });
@@ -127,6 +130,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Shared,
+    allow: &[IpPrefix],
     idle: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -153,6 +157,10 @@ async fn connection(
             Err(_) => return Ok(()),
             Ok(result) => result?,
         };
+        if let Some(request) = transfer::recognise(&query) {
+            transfer::serve(&mut stream, request, peer.ip(), &shared, allow, idle).await?;
+            continue;
+        }
         let started = Instant::now();
         let outcome = {
             let catalog = shared.catalog.load();

@@ -174,6 +174,12 @@ impl ZoneSnapshot {
     }
 
     /// The node at a lower-cased wire name, occluded or not (glue lookups use this directly).
+    /// Every node, in no particular order (a zone transfer streams them; RFC 5936 §2.2 asks
+    /// only that the SOA come first and last).
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
     pub fn node(&self, lower_wire: &[u8]) -> Option<&Node> {
         self.nodes.get(lower_wire)
     }

@@ -28,6 +28,21 @@ pub struct Record {
     pub rdata: RData,
 }
 
+/// Appends one record from its parts with compression, for callers that hold the owner and
+/// RDATA elsewhere (a zone snapshot streamed in a transfer) and should not copy them into a
+/// [`Record`]. RDATA longer than 65535 octets cannot be built by this crate's constructors.
+pub fn encode_record(w: &mut Writer, name: &Name, class: Class, ttl: u32, rdata: &RData) {
+    w.name(name.as_wire(), NameKind::Compressible);
+    w.u16(rdata.rtype().0);
+    w.u16(class.0);
+    w.u32(ttl);
+    let len_at = w.len();
+    w.u16(0);
+    rdata.encode(w);
+    let rdlength = w.len() - len_at - 2;
+    w.patch_u16(len_at, rdlength as u16);
+}
+
 impl Record {
     pub fn new(name: Name, ttl: u32, rdata: RData) -> Record {
         Record {
@@ -60,15 +75,7 @@ impl Record {
     /// Appends the record with compression. RDATA longer than 65535 octets cannot be built by
     /// this crate's constructors.
     pub fn encode(&self, w: &mut Writer) {
-        w.name(self.name.as_wire(), NameKind::Compressible);
-        w.u16(self.rtype().0);
-        w.u16(self.class.0);
-        w.u32(self.ttl);
-        let len_at = w.len();
-        w.u16(0);
-        self.rdata.encode(w);
-        let rdlength = w.len() - len_at - 2;
-        w.patch_u16(len_at, rdlength as u16);
+        encode_record(w, &self.name, self.class, self.ttl, &self.rdata);
     }
 
     /// The canonical form of RFC 4034 §6.2 with the given TTL: lower-cased owner, uncompressed RDATA.

@@ -42,9 +42,18 @@ impl Nebula {
     /// process may hold already; such a start fails with "address in use" and is retried (as
     /// [`super::peers::Peer`] does) up to five times.
     pub fn start(binary: impl AsRef<Path>, zones: &[ZoneConfig]) -> io::Result<Nebula> {
+        Nebula::start_with(binary, zones, "")
+    }
+
+    /// [`Nebula::start`] with `extra` appended to the configuration (whole TOML sections).
+    pub fn start_with(
+        binary: impl AsRef<Path>,
+        zones: &[ZoneConfig],
+        extra: &str,
+    ) -> io::Result<Nebula> {
         let mut last = None;
         for _ in 0..5 {
-            match Nebula::start_once(binary.as_ref(), zones) {
+            match Nebula::start_once(binary.as_ref(), zones, extra) {
                 Ok(server) => return Ok(server),
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
                 Err(e) => return Err(e),
@@ -53,9 +62,9 @@ impl Nebula {
         Err(last.unwrap_or_else(|| io::Error::other("nebuladns did not start")))
     }
 
-    fn start_once(binary: &Path, zones: &[ZoneConfig]) -> io::Result<Nebula> {
+    fn start_once(binary: &Path, zones: &[ZoneConfig], extra: &str) -> io::Result<Nebula> {
         let dir = TempDir::new("nebuladns")?;
-        let config = config_text(dir.path(), zones)?;
+        let config = config_text(dir.path(), zones)? + extra;
         let config_path = dir.path().join("nebuladns.toml");
         fs::write(&config_path, config)?;
         Nebula::launch(binary, dir, &config_path)

@@ -1,0 +1,408 @@
+//! Zone transfers out over TCP: AXFR (RFC 5936), and IXFR (RFC 1995) answered with the whole
+//! zone in AXFR form, which RFC 1995 §4 allows a server without the difference at hand.
+//!
+//! A transfer streams the zone snapshot the catalog held when the request arrived (immutable,
+//! so every message belongs to one version): the SOA first, every other record, the SOA last
+//! (RFC 5936 §2.2), in messages of about [`MESSAGE_TARGET`] octets, each carrying the question
+//! (QDCOUNT = 1, RFC 5936 §2.2.1) and compressed names. Only one message is ever built at a
+//! time, and each is written before the next is started, so memory stays flat whatever the
+//! zone's size and a slow reader slows the stream instead of growing a buffer.
+//!
+//! Who may transfer: clients whose address falls in `[transfer] allow` (address prefixes;
+//! loopback only by default). Others get REFUSED; a zone this server does not serve gets
+//! NOTAUTH (RFC 5936 §2.2.1). TSIG-signed requests are refused until TSIG verification lands.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use nebula_store::snapshot::ZoneSnapshot;
+use nebula_wire::codec::{NameKind, Writer};
+use nebula_wire::message::encode_record;
+use nebula_wire::{Class, Counts, Header, Message, Name, QueryView, Question, RData, RType, Rcode};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::udp::Shared;
+
+/// A message is closed once it reaches this size. Larger messages mean fewer of them (BIND and
+/// Knot fill up to 64 KiB); this size keeps a record that does not fit rare and cheap to move.
+const MESSAGE_TARGET: usize = 16 * 1024;
+
+/// The largest DNS message over TCP (RFC 1035 §4.2.2: a two-octet length).
+const MESSAGE_MAX: usize = 65_535;
+
+/// An address prefix such as `192.0.2.0/24` or `2001:db8::/32` (a bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IpPrefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl IpPrefix {
+    /// True if `ip` is inside the prefix; IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u128::from(u32::from(ip)), self.len, 32) == u128::from(u32::from(net))
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(ip), self.len, 128) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `bits` (an address of `width` bits) with everything past the first `len` bits cleared.
+fn masked(bits: u128, len: u8, width: u8) -> u128 {
+    if len == 0 {
+        return 0;
+    }
+    let keep = u32::from(width - len);
+    (bits >> keep) << keep
+}
+
+impl FromStr for IpPrefix {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<IpPrefix, String> {
+        let (addr_text, len_text) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr_text.parse().map_err(|_| {
+            format!(
+                "{text:?} is not an address prefix such as \"192.0.2.0/24\" or \"2001:db8::/32\""
+            )
+        })?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len_text {
+            None => width,
+            Some(len) => len
+                .parse::<u8>()
+                .ok()
+                .filter(|&len| len <= width)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {width}"))?,
+        };
+        let bits = match addr {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => u128::from(v6),
+        };
+        if masked(bits, len, width) != bits {
+            return Err(format!(
+                "{text:?} has address bits set past the /{len}; write the network address"
+            ));
+        }
+        Ok(IpPrefix { addr, len })
+    }
+}
+
+impl TryFrom<String> for IpPrefix {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<IpPrefix, String> {
+        text.parse()
+    }
+}
+
+impl From<IpPrefix> for String {
+    fn from(prefix: IpPrefix) -> String {
+        prefix.to_string()
+    }
+}
+
+impl fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// The loopback networks: the default `[transfer] allow`.
+pub fn loopback() -> Vec<IpPrefix> {
+    vec![
+        IpPrefix {
+            addr: IpAddr::from([127, 0, 0, 0]),
+            len: 8,
+        },
+        IpPrefix {
+            addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            len: 128,
+        },
+    ]
+}
+
+/// A transfer request: AXFR or IXFR, opcode QUERY, exactly one question.
+#[derive(Debug)]
+pub struct Request {
+    header: Header,
+    question: Question,
+    signed: bool,
+}
+
+/// Recognises a transfer request; anything else (including undecodable bytes) is left to the
+/// ordinary responder, which answers it or says why not.
+pub fn recognise(query: &[u8]) -> Option<Request> {
+    // The allocation-free view first: every TCP query passes here.
+    let view = QueryView::parse(query).ok()?;
+    if view.header.qr
+        || view.header.opcode != 0
+        || view.counts.qd != 1
+        || !matches!(view.qtype, RType::AXFR | RType::IXFR)
+    {
+        return None;
+    }
+    let question = Message::decode(query).ok()?.questions.into_iter().next()?;
+    Some(Request {
+        header: view.header,
+        question,
+        signed: view.has_tsig,
+    })
+}
+
+/// Builds one message of a transfer at a time in a reused buffer.
+struct Messages<'a> {
+    writer: Writer,
+    request: &'a Request,
+    count: u16,
+}
+
+impl Messages<'_> {
+    fn start(&mut self, rcode: Rcode) {
+        self.writer.reset();
+        let header = Header {
+            id: self.request.header.id,
+            qr: true,
+            opcode: 0,
+            aa: rcode == Rcode::NOERROR,
+            tc: false,
+            rd: self.request.header.rd,
+            ra: false,
+            z: false,
+            ad: false,
+            cd: false,
+            rcode: rcode.0 as u8,
+        };
+        let counts = Counts {
+            qd: 1,
+            ..Counts::default()
+        };
+        header.encode(counts, &mut self.writer);
+        let question = &self.request.question;
+        self.writer
+            .name(question.name.as_wire(), NameKind::Compressible);
+        self.writer.u16(question.qtype.0);
+        self.writer.u16(question.qclass.0);
+        self.count = 0;
+    }
+
+    /// The finished message, with its length prefix and answer count filled in.
+    fn framed(&mut self) -> io::Result<Vec<u8>> {
+        self.writer.patch_u16(6, self.count);
+        let bytes = self.writer.as_bytes();
+        let len = u16::try_from(bytes.len())
+            .map_err(|_| io::Error::other("a transfer message exceeded 65535 octets"))?;
+        let mut framed = Vec::with_capacity(bytes.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(bytes);
+        Ok(framed)
+    }
+}
+
+/// What a finished transfer did, for the log.
+struct Sent {
+    records: u64,
+    messages: u64,
+    bytes: u64,
+}
+
+/// Answers a transfer request on `stream`.
+pub async fn serve(
+    stream: &mut TcpStream,
+    request: Request,
+    peer: IpAddr,
+    shared: &Shared,
+    allow: &[IpPrefix],
+    idle: Duration,
+) -> io::Result<()> {
+    let kind = request.question.qtype;
+    let zone_name = request.question.name.to_string();
+    let mut messages = Messages {
+        writer: Writer::message(MESSAGE_TARGET + 1024),
+        request: &request,
+        count: 0,
+    };
+    let refuse = |rcode: Rcode, why: &str| {
+        tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
+    };
+    let zone = if request.question.qclass != Class::IN {
+        refuse(Rcode::NOTAUTH, "not class IN");
+        None
+    } else if !allow.iter().any(|prefix| prefix.contains(peer)) {
+        refuse(Rcode::REFUSED, "the client is not in [transfer] allow");
+        messages.start(Rcode::REFUSED);
+        return write(stream, &messages.framed()?, idle).await;
+    } else if request.signed {
+        refuse(
+            Rcode::REFUSED,
+            "TSIG-signed transfers are not supported yet",
+        );
+        messages.start(Rcode::REFUSED);
+        return write(stream, &messages.framed()?, idle).await;
+    } else {
+        let key = request.question.name.to_lowercase();
+        let zone = shared.catalog.load().get(key.as_wire()).cloned();
+        if zone.is_none() {
+            refuse(Rcode::NOTAUTH, "this server does not serve the zone");
+        }
+        zone
+    };
+    let Some(zone) = zone else {
+        messages.start(Rcode::NOTAUTH);
+        return write(stream, &messages.framed()?, idle).await;
+    };
+    let started = Instant::now();
+    let sent = stream_zone(stream, &mut messages, &zone, idle).await?;
+    tracing::info!(
+        %peer,
+        zone = %zone_name,
+        kind = %kind,
+        serial = zone.serial(),
+        records = sent.records,
+        messages = sent.messages,
+        bytes = sent.bytes,
+        ms = started.elapsed().as_millis() as u64,
+        "zone transfer served"
+    );
+    Ok(())
+}
+
+async fn write(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
+    tokio::time::timeout(idle, stream.write_all(bytes))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))?
+}
+
+/// Streams `zone`: SOA, every other record, SOA.
+async fn stream_zone(
+    stream: &mut TcpStream,
+    messages: &mut Messages<'_>,
+    zone: &ZoneSnapshot,
+    idle: Duration,
+) -> io::Result<Sent> {
+    let soa = zone
+        .apex()
+        .and_then(|apex| apex.rrset(RType::SOA))
+        .and_then(|set| set.rdatas.first().map(|rdata| (set.ttl, rdata)))
+        .ok_or_else(|| io::Error::other("the zone has no SOA"))?;
+    let origin = zone.origin();
+    let mut sent = Sent {
+        records: 0,
+        messages: 0,
+        bytes: 0,
+    };
+    messages.start(Rcode::NOERROR);
+    add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
+    for node in zone.nodes() {
+        for set in node.rrsets.iter() {
+            if set.rtype == RType::SOA && node.owner == *origin {
+                continue;
+            }
+            for rdata in set.rdatas.iter() {
+                add(
+                    stream,
+                    messages,
+                    &mut sent,
+                    (&node.owner, set.ttl, rdata),
+                    idle,
+                )
+                .await?;
+            }
+        }
+    }
+    add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
+    if messages.count > 0 {
+        let framed = messages.framed()?;
+        write(stream, &framed, idle).await?;
+        sent.messages += 1;
+        sent.bytes += framed.len() as u64;
+    }
+    Ok(sent)
+}
+
+/// Appends one record, writing the message first when it is full.
+async fn add(
+    stream: &mut TcpStream,
+    messages: &mut Messages<'_>,
+    sent: &mut Sent,
+    (owner, ttl, rdata): (&Name, u32, &RData),
+    idle: Duration,
+) -> io::Result<()> {
+    let before = messages.writer.len();
+    encode_record(&mut messages.writer, owner, Class::IN, ttl, rdata);
+    if messages.writer.len() > MESSAGE_MAX {
+        // This record does not fit: close the message without it and start the next.
+        messages.writer.truncate(before);
+        flush(stream, messages, sent, idle).await?;
+        encode_record(&mut messages.writer, owner, Class::IN, ttl, rdata);
+    }
+    messages.count += 1;
+    sent.records += 1;
+    if messages.writer.len() >= MESSAGE_TARGET {
+        flush(stream, messages, sent, idle).await?;
+    }
+    Ok(())
+}
+
+/// Writes the message being built and starts the next one.
+async fn flush(
+    stream: &mut TcpStream,
+    messages: &mut Messages<'_>,
+    sent: &mut Sent,
+    idle: Duration,
+) -> io::Result<()> {
+    let framed = messages.framed()?;
+    write(stream, &framed, idle).await?;
+    sent.messages += 1;
+    sent.bytes += framed.len() as u64;
+    messages.start(Rcode::NOERROR);
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_strictly_and_match() {
+        let net: IpPrefix = "192.0.2.0/24".parse().unwrap();
+        assert!(net.contains("192.0.2.77".parse().unwrap()));
+        assert!(
+            net.contains("::ffff:192.0.2.1".parse().unwrap()),
+            "IPv4-mapped"
+        );
+        assert!(!net.contains("192.0.3.1".parse().unwrap()));
+        assert!(!net.contains("2001:db8::1".parse().unwrap()));
+        let host: IpPrefix = "::1".parse().unwrap();
+        assert_eq!(host.to_string(), "::1/128");
+        assert!(host.contains("::1".parse().unwrap()));
+        let all: IpPrefix = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("203.0.113.9".parse().unwrap()));
+        let v6: IpPrefix = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::5".parse().unwrap()));
+        for (bad, why) in [
+            ("10.1.2.3/8", "bits set past the /8"),
+            ("10.0.0.0/33", "0 to 32"),
+            ("example.com", "not an address prefix"),
+        ] {
+            let err = bad.parse::<IpPrefix>().unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Zone transfers out (RFC 5936 AXFR, RFC 1995 IXFR answered in full) from a real `nebuladns`
+//! process, checked message by message, and taken by real secondaries: BIND 9.18, Knot and NSD
+//! each transfer a zone of 22,003 records from us and must then serve exactly our records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use nebula_wire::{DecodeOptions, Message, Name, RType, Record};
+
+use support::exchange::{query, read_framed, tcp_transfer, write_framed, EXCHANGE_TIMEOUT};
+use support::nebula::Nebula;
+use support::peers::{Peer, PeerKind, TempDir, ZoneConfig};
+
+const ORIGIN: &str = "xfr.test.";
+const SERIAL: u32 = 2_026_112_601;
+const HOSTS: usize = 20_000;
+const TEXTS: usize = 2_000;
+/// SOA, NS, the NS's address, the hosts and the texts.
+const RECORDS: usize = 3 + HOSTS + TEXTS;
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A zone big enough to need many messages.
+fn write_zone(dir: &Path) -> std::path::PathBuf {
+    let mut text = format!(
+        "$TTL 300\n@ SOA ns1 hostmaster {SERIAL} 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    );
+    for i in 0..HOSTS {
+        let _ = writeln!(
+            text,
+            "h{i} 600 A 10.{}.{}.{}",
+            i / 65_536,
+            (i / 256) % 256,
+            i % 256
+        );
+    }
+    for i in 0..TEXTS {
+        let _ = writeln!(text, "t{i} TXT \"text number {i} of the transfer test\"");
+    }
+    let path = dir.join("xfr.test.zone");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn origin() -> Name {
+    Name::from_text(ORIGIN, None).unwrap()
+}
+
+fn transfer_query(id: u16, qtype: RType) -> Vec<u8> {
+    query(id, &origin(), qtype, None).encode().unwrap()
+}
+
+/// A record as comparable text: owner in lower case, then the rest as `dig` prints it.
+fn key(record: &Record) -> String {
+    let mut lower = record.clone();
+    lower.name = record.name.to_lowercase();
+    lower.to_string()
+}
+
+/// The records of a transfer, closing SOA removed, after checking its framing: every message
+/// answers the query's id without error; with `ours`, also our own contract, stricter than
+/// RFC 5936 §2.2.1 requires of peers (which may leave the question out after the first
+/// message): every message authoritative and with the question.
+fn check_transfer(messages: &[Vec<u8>], id: u16, qtype: RType, ours: bool) -> Vec<Record> {
+    assert!(!messages.is_empty());
+    let mut records = Vec::new();
+    for (i, bytes) in messages.iter().enumerate() {
+        let message = Message::decode(bytes).unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(message.header.id, id, "message {i}: the query's id");
+        assert_eq!(message.header.rcode, 0, "message {i}: NOERROR");
+        if !ours {
+            records.extend(message.answers);
+            continue;
+        }
+        assert!(
+            message.header.qr && message.header.aa,
+            "message {i}: QR and AA"
+        );
+        assert_eq!(message.header.rcode, 0, "message {i}: NOERROR");
+        assert_eq!(
+            message.questions.len(),
+            1,
+            "message {i}: QDCOUNT = 1 (RFC 5936 §2.2.1)"
+        );
+        assert_eq!(message.questions[0].name, origin());
+        assert_eq!(message.questions[0].qtype, qtype);
+        records.extend(message.answers);
+    }
+    assert_eq!(
+        records.first().map(Record::rtype),
+        Some(RType::SOA),
+        "SOA first"
+    );
+    assert_eq!(
+        records.last().map(Record::rtype),
+        Some(RType::SOA),
+        "SOA last"
+    );
+    assert_eq!(
+        records.first(),
+        records.last(),
+        "the same SOA opens and closes"
+    );
+    records.pop();
+    records
+}
+
+fn zone_keys(path: &Path) -> BTreeSet<String> {
+    let parsed = nebula_store::master::parse_file(path, &origin()).unwrap();
+    parsed.zone.records().map(|r| key(&r)).collect()
+}
+
+#[test]
+fn axfr_and_ixfr_stream_the_whole_zone_in_many_messages() {
+    let dir = TempDir::new("xfr-zone").unwrap();
+    let file = write_zone(dir.path());
+    let server = Nebula::start(
+        env!("CARGO_BIN_EXE_nebuladns"),
+        &[ZoneConfig::primary(ORIGIN, &file)],
+    )
+    .unwrap();
+    let expected = zone_keys(&file);
+    assert_eq!(expected.len(), RECORDS);
+
+    for (id, qtype) in [(0x1234, RType::AXFR), (0x4321, RType::IXFR)] {
+        let messages =
+            tcp_transfer(server.dns(), &transfer_query(id, qtype), TRANSFER_TIMEOUT).unwrap();
+        assert!(
+            messages.len() > 10,
+            "{qtype}: {} messages for {RECORDS} records: the zone is streamed in parts",
+            messages.len()
+        );
+        assert!(messages.iter().all(|m| m.len() <= 65_535));
+        let records = check_transfer(&messages, id, qtype, true);
+        assert_eq!(records.len(), RECORDS, "{qtype}: every record once");
+        let got: BTreeSet<String> = records.iter().map(key).collect();
+        assert_eq!(got, expected, "{qtype}: exactly the zone's records");
+    }
+
+    // A zone we do not serve: NOTAUTH, one message, the question echoed.
+    let other = Name::from_text("other.test.", None).unwrap();
+    let bytes = query(7, &other, RType::AXFR, None).encode().unwrap();
+    let messages = tcp_transfer(server.dns(), &bytes, TRANSFER_TIMEOUT).unwrap();
+    let reply = Message::decode(&messages[0]).unwrap();
+    assert_eq!((messages.len(), reply.header.rcode), (1, 9), "NOTAUTH");
+    assert_eq!(reply.questions.len(), 1);
+
+    // The connection stays usable after a transfer (RFC 7766 §6.2.1: several per connection).
+    let mut stream = TcpStream::connect(server.dns()).unwrap();
+    stream.set_read_timeout(Some(EXCHANGE_TIMEOUT)).unwrap();
+    write_framed(&mut stream, &transfer_query(1, RType::AXFR)).unwrap();
+    let mut soas = 0;
+    while soas < 2 {
+        let bytes = read_framed(&mut stream).unwrap();
+        let message = Message::decode_with(&bytes, DecodeOptions::default()).unwrap();
+        soas += message
+            .answers
+            .iter()
+            .filter(|r| r.rtype() == RType::SOA)
+            .count();
+    }
+    let soa = query(2, &origin(), RType::SOA, None).encode().unwrap();
+    write_framed(&mut stream, &soa).unwrap();
+    let reply = Message::decode(&read_framed(&mut stream).unwrap()).unwrap();
+    assert_eq!((reply.header.id, reply.answers.len()), (2, 1));
+}
+
+/// Connects from `source` (any 127/8 address works on Linux loopback).
+fn connect_from(source: [u8; 4], server: SocketAddr) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    socket.connect_timeout(&server.into(), EXCHANGE_TIMEOUT)?;
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(EXCHANGE_TIMEOUT))?;
+    Ok(stream)
+}
+
+#[test]
+fn transfers_are_refused_outside_the_allowed_prefixes() {
+    let dir = TempDir::new("xfr-acl").unwrap();
+    let file = write_zone(dir.path());
+    let server = Nebula::start_with(
+        env!("CARGO_BIN_EXE_nebuladns"),
+        &[ZoneConfig::primary(ORIGIN, &file)],
+        "[transfer]\nallow = [\"127.0.0.2/32\"]\n",
+    )
+    .unwrap();
+    let mut denied = connect_from([127, 0, 0, 1], server.dns()).unwrap();
+    write_framed(&mut denied, &transfer_query(5, RType::AXFR)).unwrap();
+    let reply = Message::decode(&read_framed(&mut denied).unwrap()).unwrap();
+    assert_eq!(reply.header.rcode, 5, "REFUSED from 127.0.0.1");
+    assert!(reply.answers.is_empty());
+    assert!(
+        server.log().contains("not in [transfer] allow"),
+        "{}",
+        server.log()
+    );
+
+    let mut allowed = connect_from([127, 0, 0, 2], server.dns()).unwrap();
+    write_framed(&mut allowed, &transfer_query(6, RType::AXFR)).unwrap();
+    let first = Message::decode(&read_framed(&mut allowed).unwrap()).unwrap();
+    assert_eq!(
+        (first.header.rcode, first.answers[0].rtype()),
+        (0, RType::SOA)
+    );
+}
+
+#[test]
+fn bind_knot_and_nsd_transfer_the_zone_from_us() {
+    let dir = TempDir::new("xfr-peers").unwrap();
+    let file = write_zone(dir.path());
+    let server = Nebula::start(
+        env!("CARGO_BIN_EXE_nebuladns"),
+        &[ZoneConfig::primary(ORIGIN, &file)],
+    )
+    .unwrap();
+    let ours: BTreeSet<String> = check_transfer(
+        &tcp_transfer(
+            server.dns(),
+            &transfer_query(9, RType::AXFR),
+            TRANSFER_TIMEOUT,
+        )
+        .unwrap(),
+        9,
+        RType::AXFR,
+        true,
+    )
+    .iter()
+    .map(key)
+    .collect();
+    let ours = std::sync::Arc::new(ours);
+    let peers: Vec<_> = PeerKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let zones = [ZoneConfig::secondary(ORIGIN, server.dns())];
+            let ours = ours.clone();
+            thread::spawn(move || -> Result<(), String> {
+                let peer = Peer::start(kind, &zones).map_err(|e| format!("{kind:?}: {e}"))?;
+                peer.wait_for_serial(ORIGIN, TRANSFER_TIMEOUT, |s| s == SERIAL)
+                    .map_err(|e| format!("{kind:?} did not load the zone from us: {e}"))?;
+                let messages =
+                    tcp_transfer(peer.address(), &transfer_query(11, RType::AXFR), TRANSFER_TIMEOUT)
+                        .map_err(|e| format!("{kind:?}: AXFR from it: {e}"))?;
+                let theirs: BTreeSet<String> =
+                    check_transfer(&messages, 11, RType::AXFR, false).iter().map(key).collect();
+                if theirs == *ours {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{kind:?} serves other records than we sent: {} only ours, {} only theirs (e.g. {:?})",
+                        ours.difference(&theirs).count(),
+                        theirs.difference(&ours).count(),
+                        theirs.symmetric_difference(&ours).next()
+                    ))
+                }
+            })
+        })
+        .collect();
+    let failures: Vec<String> = peers
+        .into_iter()
+        .filter_map(|p| p.join().unwrap().err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nour log:\n{}",
+        server.log()
+    );
+    assert_eq!(ours.len(), RECORDS);
+}
