@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -26,7 +26,12 @@ use tracing_subscriber::Layer as _;
 use nebula_api::auth::{admin_token_path, load_or_create_admin_token, Auth};
 use nebula_api::ApiState;
 use nebula_raft::{Cluster, ClusterConfig, NodeInfo};
-use nebula_store::state::{list_heads, read_token, Command, TokenRecord};
+use nebula_store::db::Db;
+use nebula_store::diff::diff;
+use nebula_store::state::{
+    list_heads, read_head, read_history, read_token, read_version, zone_key, Command, TokenRecord,
+};
+use nebula_wire::{Name, Record};
 
 use crate::answer::{EngineConfig, Identity};
 use crate::config::{Config, LogFormat, LogSection, TracingSection};
@@ -34,6 +39,7 @@ use crate::cookie::CookieSecret;
 use crate::http::{api_router, metrics_router, HttpState};
 use crate::metrics::Metrics;
 use crate::tcp::TcpLimits;
+use crate::transfer::{Journal, Policy};
 use crate::udp::{Shared, UDP_PATH};
 use crate::zones::{Reloader, EXAMPLE_ZONE};
 
@@ -353,6 +359,10 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         max_connections: config.dns.tcp_max_connections,
         max_per_client: config.dns.tcp_max_connections_per_client,
     };
+    let transfers = Arc::new(Policy {
+        allow: config.transfer.allow.clone(),
+        journal: OnceLock::new(),
+    });
     let mut udp_threads = Vec::new();
     let mut tcp_tasks = Vec::new();
     let mut announcements = Vec::new();
@@ -377,7 +387,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             listener,
             shared.clone(),
             limits,
-            Arc::from(config.transfer.allow.as_slice()),
+            Arc::clone(&transfers),
             stop_rx.clone(),
             TCP_DRAIN,
         )));
@@ -387,6 +397,9 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     announcements.push(format!("http {http_addr}"));
     let cluster = start_cluster(&config, http_addr, Arc::clone(&catalog)).await?;
+    let _ = transfers.journal.set(Arc::new(StoreJournal {
+        db: Arc::clone(cluster.db()),
+    }));
     let (admin_token, created) = load_or_create_admin_token(&config.server.data_dir)
         .map_err(|e| ServerError::Token(e.message))?;
     let token_path = admin_token_path(&config.server.data_dir);
@@ -594,4 +607,28 @@ fn cookie_secret(data_dir: &Path) -> Result<CookieSecret, ServerError> {
         .map_err(err)?;
     file.write_all(&key).map_err(err)?;
     Ok(CookieSecret::new(key))
+}
+
+/// How many versions back IXFR looks for the client's serial; older clients get the whole zone.
+const IXFR_HISTORY: u64 = 1000;
+
+/// The replicated store's version history, for IXFR.
+struct StoreJournal {
+    db: Arc<Db>,
+}
+
+impl Journal for StoreJournal {
+    fn difference(&self, zone: &Name, from: u32) -> Option<(Vec<Record>, Vec<Record>)> {
+        let key = zone_key(zone);
+        let head = read_head(&self.db, &key).ok()??;
+        let oldest = head.version.saturating_sub(IXFR_HISTORY);
+        let base = read_history(&self.db, &key, oldest, IXFR_HISTORY as usize + 1)
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|entry| entry.serial == from && !entry.hash.is_empty())?;
+        let (_, old) = read_version(&self.db, &key, base.version).ok()??;
+        let (_, new) = read_version(&self.db, &key, head.version).ok()??;
+        Some(diff(&old, &new).to_ixfr())
+    }
 }

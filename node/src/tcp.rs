@@ -14,7 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::answer::{Responder, Transport};
-use crate::transfer::{self, IpPrefix};
+use crate::transfer::{self, Policy};
 use crate::udp::{record, unix_now, Shared};
 
 /// TCP limits from the configuration.
@@ -71,7 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     shared: Shared,
     limits: TcpLimits,
-    allow_transfer: Arc<[IpPrefix]>,
+    transfers: Arc<Policy>,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
@@ -100,11 +100,11 @@ pub async fn serve(
                 };
                 let shared = shared.clone();
                 let stop = stop.clone();
-                let allow = allow_transfer.clone();
+                let transfers = transfers.clone();
                 connections.spawn(async move {
                     let _permit = permit;
                     let _slot = slot;
-                    if let Err(e) = connection(stream, peer, shared, &allow, limits.idle_timeout, stop).await {
+                    if let Err(e) = connection(stream, peer, shared, &transfers, limits.idle_timeout, stop).await {
                         tracing::debug!(%peer, error = %e, "TCP connection ended with an error");
                     }
                 });
@@ -130,7 +130,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Shared,
-    allow: &[IpPrefix],
+    transfers: &Policy,
     idle: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -158,7 +158,7 @@ async fn connection(
             Ok(result) => result?,
         };
         if let Some(request) = transfer::recognise(&query) {
-            transfer::serve(&mut stream, request, peer.ip(), &shared, allow, idle).await?;
+            transfer::serve(&mut stream, request, peer.ip(), &shared, transfers, idle).await?;
             continue;
         }
         let started = Instant::now();

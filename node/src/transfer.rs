@@ -1,5 +1,10 @@
-//! Zone transfers out over TCP: AXFR (RFC 5936), and IXFR (RFC 1995) answered with the whole
-//! zone in AXFR form, which RFC 1995 §4 allows a server without the difference at hand.
+//! Zone transfers out over TCP: AXFR (RFC 5936) and IXFR (RFC 1995).
+//!
+//! IXFR: a client whose serial is current (or newer) gets the SOA alone; a client at a serial
+//! the version history still holds gets one condensed difference sequence from its version to
+//! the current one (current SOA, old SOA, deleted records, current SOA, added records, current
+//! SOA; RFC 1995 §4); otherwise, or for zones without history (files), the whole zone in AXFR
+//! form, which RFC 1995 §4 allows.
 //!
 //! A transfer streams the zone snapshot the catalog held when the request arrived (immutable,
 //! so every message belongs to one version): the SOA first, every other record, the SOA last
@@ -16,12 +21,16 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::ZoneSnapshot;
 use nebula_wire::codec::{NameKind, Writer};
 use nebula_wire::message::encode_record;
-use nebula_wire::{Class, Counts, Header, Message, Name, QueryView, Question, RData, RType, Rcode};
+use nebula_wire::{
+    Class, Counts, Header, Message, Name, QueryView, Question, RData, RType, Rcode, Record,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -32,8 +41,9 @@ use crate::udp::Shared;
 /// Knot fill up to 64 KiB); this size keeps a record that does not fit rare and cheap to move.
 const MESSAGE_TARGET: usize = 16 * 1024;
 
-/// The largest DNS message over TCP (RFC 1035 §4.2.2: a two-octet length).
-const MESSAGE_MAX: usize = 65_535;
+/// The largest DNS message over TCP (RFC 1035 §4.2.2: a two-octet length), less the 11 octets
+/// of the OPT record the first message may still need.
+const MESSAGE_MAX: usize = 65_535 - 11;
 
 /// An address prefix such as `192.0.2.0/24` or `2001:db8::/32` (a bare address is a /32 or /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,12 +146,41 @@ pub fn loopback() -> Vec<IpPrefix> {
     ]
 }
 
+/// What a node knows about transfers: who may ask, and the version history IXFR reads (set
+/// once the replicated store is open; zones from files have none).
+#[derive(Default)]
+pub struct Policy {
+    pub allow: Vec<IpPrefix>,
+    pub journal: OnceLock<Arc<dyn Journal>>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("allow", &self.allow)
+            .field("journal", &self.journal.get().is_some())
+            .finish()
+    }
+}
+
+/// A zone's version history, as IXFR needs it.
+pub trait Journal: Send + Sync {
+    /// The change from the version of `zone` with SOA serial `from` to the current one, as RFC
+    /// 1995 difference halves (deleted records led by the old SOA, added ones led by the new),
+    /// or None when the history does not reach back to `from`.
+    fn difference(&self, zone: &Name, from: u32) -> Option<(Vec<Record>, Vec<Record>)>;
+}
+
 /// A transfer request: AXFR or IXFR, opcode QUERY, exactly one question.
 #[derive(Debug)]
 pub struct Request {
     header: Header,
     question: Question,
     signed: bool,
+    /// IXFR: the serial of the client's SOA in the authority section (RFC 1995 §3).
+    client_serial: Option<u32>,
+    /// The query had an OPT record: the first message of the answer carries one (RFC 6891 §7).
+    edns: bool,
 }
 
 /// Recognises a transfer request; anything else (including undecodable bytes) is left to the
@@ -156,11 +195,18 @@ pub fn recognise(query: &[u8]) -> Option<Request> {
     {
         return None;
     }
-    let question = Message::decode(query).ok()?.questions.into_iter().next()?;
+    let message = Message::decode(query).ok()?;
+    let client_serial = message.authority.iter().find_map(|r| match &r.rdata {
+        RData::Soa(soa) => Some(soa.serial),
+        _ => None,
+    });
+    let question = message.questions.into_iter().next()?;
     Some(Request {
         header: view.header,
         question,
         signed: view.has_tsig,
+        client_serial,
+        edns: view.edns.is_some(),
     })
 }
 
@@ -169,6 +215,8 @@ struct Messages<'a> {
     writer: Writer,
     request: &'a Request,
     count: u16,
+    /// The UDP payload size our OPT record announces, until the first message has carried it.
+    opt: Option<u16>,
 }
 
 impl Messages<'_> {
@@ -203,6 +251,15 @@ impl Messages<'_> {
     /// The finished message, with its length prefix and answer count filled in.
     fn framed(&mut self) -> io::Result<Vec<u8>> {
         self.writer.patch_u16(6, self.count);
+        if let Some(payload) = self.opt.take() {
+            // OPT (RFC 6891 §6.1.2): root owner, type 41, the payload size as class, no flags.
+            self.writer.u8(0);
+            self.writer.u16(RType::OPT.0);
+            self.writer.u16(payload);
+            self.writer.u32(0);
+            self.writer.u16(0);
+            self.writer.patch_u16(10, 1);
+        }
         let bytes = self.writer.as_bytes();
         let len = u16::try_from(bytes.len())
             .map_err(|_| io::Error::other("a transfer message exceeded 65535 octets"))?;
@@ -214,6 +271,7 @@ impl Messages<'_> {
 }
 
 /// What a finished transfer did, for the log.
+#[derive(Default)]
 struct Sent {
     records: u64,
     messages: u64,
@@ -226,7 +284,7 @@ pub async fn serve(
     request: Request,
     peer: IpAddr,
     shared: &Shared,
-    allow: &[IpPrefix],
+    policy: &Policy,
     idle: Duration,
 ) -> io::Result<()> {
     let kind = request.question.qtype;
@@ -235,6 +293,7 @@ pub async fn serve(
         writer: Writer::message(MESSAGE_TARGET + 1024),
         request: &request,
         count: 0,
+        opt: request.edns.then_some(shared.engine.edns_payload),
     };
     let refuse = |rcode: Rcode, why: &str| {
         tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
@@ -242,7 +301,7 @@ pub async fn serve(
     let zone = if request.question.qclass != Class::IN {
         refuse(Rcode::NOTAUTH, "not class IN");
         None
-    } else if !allow.iter().any(|prefix| prefix.contains(peer)) {
+    } else if !policy.allow.iter().any(|prefix| prefix.contains(peer)) {
         refuse(Rcode::REFUSED, "the client is not in [transfer] allow");
         messages.start(Rcode::REFUSED);
         return write(stream, &messages.framed()?, idle).await;
@@ -266,11 +325,41 @@ pub async fn serve(
         return write(stream, &messages.framed()?, idle).await;
     };
     let started = Instant::now();
-    let sent = stream_zone(stream, &mut messages, &zone, idle).await?;
+    let (sent, form) = match incremental(&request, &zone, policy) {
+        Some(records) => {
+            messages.start(Rcode::NOERROR);
+            let mut sent = Sent::default();
+            for record in &records {
+                add(
+                    stream,
+                    &mut messages,
+                    &mut sent,
+                    (&record.name, record.ttl, &record.rdata),
+                    idle,
+                )
+                .await?;
+            }
+            finish(stream, &mut messages, &mut sent, idle).await?;
+            (
+                sent,
+                if records.len() == 1 {
+                    "up to date"
+                } else {
+                    "incremental"
+                },
+            )
+        }
+        None => (
+            stream_zone(stream, &mut messages, &zone, idle).await?,
+            "full",
+        ),
+    };
     tracing::info!(
         %peer,
         zone = %zone_name,
         kind = %kind,
+        form,
+        from = ?request.client_serial,
         serial = zone.serial(),
         records = sent.records,
         messages = sent.messages,
@@ -279,6 +368,35 @@ pub async fn serve(
         "zone transfer served"
     );
     Ok(())
+}
+
+/// The records of an IXFR answer that is not the whole zone: the current SOA alone for a
+/// client that is up to date, or one difference sequence from the client's version.
+fn incremental(request: &Request, zone: &ZoneSnapshot, policy: &Policy) -> Option<Vec<Record>> {
+    let from = request
+        .client_serial
+        .filter(|_| request.question.qtype == RType::IXFR)?;
+    let soa = |set: &nebula_store::snapshot::SnapshotRrset| {
+        set.rdatas
+            .first()
+            .map(|rdata| Record::new(zone.origin().clone(), set.ttl, rdata.clone()))
+    };
+    let current = zone
+        .apex()
+        .and_then(|apex| apex.rrset(RType::SOA))
+        .and_then(soa)?;
+    if !serial_gt(zone.serial(), from) {
+        return Some(vec![current]);
+    }
+    let (deleted, added) = policy.journal.get()?.difference(zone.origin(), from)?;
+    // The history's newest version may be newer than this snapshot: its SOA closes the answer.
+    let newest = added.first().filter(|r| r.rtype() == RType::SOA)?.clone();
+    let mut records = Vec::with_capacity(deleted.len() + added.len() + 2);
+    records.push(newest.clone());
+    records.extend(deleted);
+    records.extend(added);
+    records.push(newest);
+    Some(records)
 }
 
 async fn write(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
@@ -300,11 +418,7 @@ async fn stream_zone(
         .and_then(|set| set.rdatas.first().map(|rdata| (set.ttl, rdata)))
         .ok_or_else(|| io::Error::other("the zone has no SOA"))?;
     let origin = zone.origin();
-    let mut sent = Sent {
-        records: 0,
-        messages: 0,
-        bytes: 0,
-    };
+    let mut sent = Sent::default();
     messages.start(Rcode::NOERROR);
     add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
     for node in zone.nodes() {
@@ -325,13 +439,24 @@ async fn stream_zone(
         }
     }
     add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
+    finish(stream, messages, &mut sent, idle).await?;
+    Ok(sent)
+}
+
+/// Writes the last message, unless it is empty.
+async fn finish(
+    stream: &mut TcpStream,
+    messages: &mut Messages<'_>,
+    sent: &mut Sent,
+    idle: Duration,
+) -> io::Result<()> {
     if messages.count > 0 {
         let framed = messages.framed()?;
         write(stream, &framed, idle).await?;
         sent.messages += 1;
         sent.bytes += framed.len() as u64;
     }
-    Ok(sent)
+    Ok(())
 }
 
 /// Appends one record, writing the message first when it is full.

@@ -45,7 +45,7 @@
 //! | id | we answer | the reference | why |
 //! |---|---|---|---|
 //! | `qtype-opt-formerr` | QTYPE OPT: FORMERR | NODATA | OPT is a Meta-TYPE that exists only inside one message (RFC 6891 §6.1.1, RFC 6895 §3.1); FORMERR as RFC 9824 §3.5 asks for explicit queries of a Meta-TYPE |
-//! | `transfers-refused` | AXFR over UDP: REFUSED | NOTIMP | zone transfers are not served yet (a later issue): every transfer is refused by policy (RFC 1035 §4.1.1) until then; RFC 5936 §4.2 leaves AXFR over UDP undefined |
+//! | `transfers-refused` | AXFR over UDP: REFUSED | NOTIMP | a transfer over UDP is refused by policy (RFC 1035 §4.1.1): RFC 5936 §4.2 leaves AXFR over UDP undefined, and IXFR over UDP is not answered from the history yet; over TCP this test's servers all refuse transfers (`[transfer] allow = []` for us) |
 //! | `class-any-refused` | QCLASS ANY: REFUSED | class IN data, AA clear | we serve class IN only and an answer for "all classes" cannot be authoritative (RFC 6895 §3.2), so we refuse it by policy (RFC 1035 §4.1.1) |
 //!
 //! Fixed in the answer engine because of this suite (each with a unit test in `answer.rs`):
@@ -87,8 +87,8 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance")
 }
 
-/// The zones as every server loads them; transfers are refused everywhere, since we do not serve
-/// them yet (see `transfers-refused`).
+/// The zones as every server loads them; transfers are refused everywhere (they are tested with
+/// real secondaries in `tests/transfer.rs`; see `transfers-refused`).
 fn zone_configs() -> Vec<ZoneConfig> {
     ZONES
         .iter()
@@ -99,8 +99,12 @@ fn zone_configs() -> Vec<ZoneConfig> {
 }
 
 fn start_ours() -> Nebula {
-    Nebula::start(env!("CARGO_BIN_EXE_nebuladns"), &zone_configs())
-        .unwrap_or_else(|e| panic!("starting nebuladns: {e}"))
+    Nebula::start_with(
+        env!("CARGO_BIN_EXE_nebuladns"),
+        &zone_configs(),
+        "[transfer]\nallow = []\n",
+    )
+    .unwrap_or_else(|e| panic!("starting nebuladns: {e}"))
 }
 
 fn start_peer(kind: PeerKind) -> Peer {

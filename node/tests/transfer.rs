@@ -1,6 +1,7 @@
 //! Zone transfers out (RFC 5936 AXFR, RFC 1995 IXFR answered in full) from a real `nebuladns`
 //! process, checked message by message, and taken by real secondaries: BIND 9.18, Knot and NSD
-//! each transfer a zone of 22,003 records from us and must then serve exactly our records.
+//! each transfer a zone of 22,003 records from us and must then serve exactly our records, and
+//! follow a change of a replicated zone by IXFR after a NOTIFY.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -13,9 +14,11 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use nebula_wire::{DecodeOptions, Message, Name, RType, Record};
+use nebula_wire::{DecodeOptions, Message, Name, RData, RType, Record};
 
-use support::exchange::{query, read_framed, tcp_transfer, write_framed, EXCHANGE_TIMEOUT};
+use support::exchange::{
+    query, read_framed, tcp_transfer, udp_exchange, write_framed, EXCHANGE_TIMEOUT,
+};
 use support::nebula::Nebula;
 use support::peers::{Peer, PeerKind, TempDir, ZoneConfig};
 
@@ -273,4 +276,176 @@ fn bind_knot_and_nsd_transfer_the_zone_from_us() {
         server.log()
     );
     assert_eq!(ours.len(), RECORDS);
+}
+
+/// An IXFR query from a client at `serial` (its SOA in the authority section, RFC 1995 §3).
+fn ixfr_query(id: u16, zone: &Name, serial: u32) -> Vec<u8> {
+    let mut message = query(id, zone, RType::IXFR, None);
+    let soa = nebula_wire::rdata::Soa {
+        mname: zone.clone(),
+        rname: zone.clone(),
+        serial,
+        refresh: 0,
+        retry: 0,
+        expire: 0,
+        minimum: 0,
+    };
+    message
+        .authority
+        .push(Record::new(zone.clone(), 0, RData::Soa(Box::new(soa))));
+    message.encode().unwrap()
+}
+
+/// The records of every message `server` sends for `query` until it pauses (an IXFR answer
+/// cannot be told complete by counting SOAs alone).
+fn collect_answers(server: SocketAddr, query: &[u8]) -> Vec<Record> {
+    let mut stream = TcpStream::connect(server).unwrap();
+    write_framed(&mut stream, query).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut records = Vec::new();
+    while let Ok(bytes) = read_framed(&mut stream) {
+        let message = Message::decode(&bytes).unwrap();
+        assert_eq!((message.header.rcode, message.questions.len()), (0, 1));
+        records.extend(message.answers);
+    }
+    records
+}
+
+fn soa_serial(record: &Record) -> Option<u32> {
+    match &record.rdata {
+        RData::Soa(soa) => Some(soa.serial),
+        _ => None,
+    }
+}
+
+/// Changes www.example.com's A record through the API; returns the zone's new serial.
+fn change_www(server: &Nebula, client: &nebula_api::client::Client, address: &str) -> u32 {
+    let body = serde_json::json!({"changes": [{"action": "replace", "name": "www", "type": "A", "ttl": 3600, "data": address}]});
+    let reply = client
+        .request(
+            "POST",
+            "/api/v1/zones/example.com./records",
+            Some(nebula_api::client::Body::Json(body)),
+            &[],
+        )
+        .unwrap();
+    assert!(
+        reply.is_success(),
+        "{} {}\n{}",
+        reply.status,
+        reply.body,
+        server.log()
+    );
+    let result: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    u32::try_from(result["serial"].as_u64().unwrap()).unwrap()
+}
+
+fn notify(peer: SocketAddr, zone: &Name) {
+    let mut message = query(0x6e6f, zone, RType::SOA, None);
+    message.header.opcode = 4;
+    message.header.aa = true;
+    let reply = udp_exchange(peer, &message.encode().unwrap(), EXCHANGE_TIMEOUT).unwrap();
+    assert_eq!(Message::decode(&reply).unwrap().header.opcode, 4);
+}
+
+#[test]
+fn ixfr_sends_the_difference_from_the_clients_version() {
+    let server = Nebula::start(env!("CARGO_BIN_EXE_nebuladns"), &[]).unwrap();
+    let zone = Name::from_text("example.com.", None).unwrap();
+    let token = std::fs::read_to_string(server.dir().join("data/admin.token")).unwrap();
+    let client = nebula_api::client::Client::new(
+        &format!("http://{}", server.http()),
+        Some(token.trim().to_owned()),
+        Duration::from_secs(10),
+    );
+    // The example zone is committed through Raft once the node leads; a first change proves it.
+    let first = change_www(&server, &client, "192.0.2.81");
+    let second = change_www(&server, &client, "192.0.2.82");
+    assert!(second > first);
+
+    let answer = collect_answers(server.dns(), &ixfr_query(3, &zone, first));
+    let text: Vec<String> = answer.iter().map(key).collect();
+    let serials: Vec<Option<u32>> = answer.iter().map(soa_serial).collect();
+    assert_eq!(
+        serials,
+        vec![
+            Some(second),
+            Some(first),
+            None,
+            Some(second),
+            None,
+            Some(second)
+        ],
+        "{text:#?}"
+    );
+    assert!(
+        text[2].contains("192.0.2.81") && text[4].contains("192.0.2.82"),
+        "{text:#?}"
+    );
+
+    // Up to date: the SOA alone.
+    let answer = collect_answers(server.dns(), &ixfr_query(4, &zone, second));
+    assert_eq!(
+        answer.iter().map(soa_serial).collect::<Vec<_>>(),
+        vec![Some(second)]
+    );
+    // An older serial the history never had: the whole zone (RFC 1995 §4).
+    let answer = collect_answers(
+        server.dns(),
+        &ixfr_query(5, &zone, first.wrapping_sub(1000)),
+    );
+    assert_eq!(
+        answer.len(),
+        14 + 1,
+        "the example zone's 14 records and the closing SOA"
+    );
+
+    // Real secondaries load the zone, then follow a change by IXFR after our NOTIFY.
+    let peers: Vec<Peer> = [PeerKind::Bind, PeerKind::Knot, PeerKind::Nsd]
+        .into_iter()
+        .map(|kind| {
+            let peer = Peer::start(kind, &[ZoneConfig::secondary("example.com.", server.dns())])
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            peer.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == second)
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            peer
+        })
+        .collect();
+    let third = change_www(&server, &client, "192.0.2.83");
+    for peer in &peers {
+        notify(peer.address(), &zone);
+        peer.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == third)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{:?} did not follow: {e}\nour log:\n{}",
+                    peer.kind(),
+                    server.log()
+                )
+            });
+        let www = Name::from_text("www.example.com.", None).unwrap();
+        let reply = udp_exchange(
+            peer.address(),
+            &query(8, &www, RType::A, None).encode().unwrap(),
+            EXCHANGE_TIMEOUT,
+        )
+        .unwrap();
+        let answers = Message::decode(&reply).unwrap().answers;
+        assert!(
+            answers.iter().any(|r| r.to_string().contains("192.0.2.83")),
+            "{:?} serves the new address: {answers:?}",
+            peer.kind()
+        );
+    }
+    let incremental = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("zone transfer served") && l.contains("incremental"))
+        .count();
+    assert!(
+        incremental > peers.len(),
+        "our test's IXFR and one per peer travel as differences:\n{}",
+        server.log()
+    );
 }
