@@ -289,71 +289,62 @@ pub async fn serve(
 ) -> io::Result<()> {
     let kind = request.question.qtype;
     let zone_name = request.question.name.to_string();
-    let mut messages = Messages {
-        writer: Writer::message(MESSAGE_TARGET + 1024),
-        request: &request,
-        count: 0,
-        opt: request.edns.then_some(shared.engine.edns_payload),
+    let mut out = Out {
+        stream,
+        messages: Messages {
+            writer: Writer::message(MESSAGE_TARGET + 1024),
+            request: &request,
+            count: 0,
+            opt: request.edns.then_some(shared.engine.edns_payload),
+        },
+        sent: Sent::default(),
+        idle,
     };
-    let refuse = |rcode: Rcode, why: &str| {
-        tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
-    };
-    let zone = if request.question.qclass != Class::IN {
-        refuse(Rcode::NOTAUTH, "not class IN");
-        None
+    let refusal = if request.question.qclass != Class::IN {
+        Some((Rcode::NOTAUTH, "not class IN"))
     } else if !policy.allow.iter().any(|prefix| prefix.contains(peer)) {
-        refuse(Rcode::REFUSED, "the client is not in [transfer] allow");
-        messages.start(Rcode::REFUSED);
-        return write(stream, &messages.framed()?, idle).await;
+        Some((Rcode::REFUSED, "the client is not in [transfer] allow"))
     } else if request.signed {
-        refuse(
+        Some((
             Rcode::REFUSED,
             "TSIG-signed transfers are not supported yet",
-        );
-        messages.start(Rcode::REFUSED);
-        return write(stream, &messages.framed()?, idle).await;
+        ))
     } else {
-        let key = request.question.name.to_lowercase();
-        let zone = shared.catalog.load().get(key.as_wire()).cloned();
-        if zone.is_none() {
-            refuse(Rcode::NOTAUTH, "this server does not serve the zone");
+        None
+    };
+    let zone = match refusal {
+        Some(_) => None,
+        None => {
+            let key = request.question.name.to_lowercase();
+            shared.catalog.load().get(key.as_wire()).cloned()
         }
-        zone
     };
     let Some(zone) = zone else {
-        messages.start(Rcode::NOTAUTH);
-        return write(stream, &messages.framed()?, idle).await;
+        let (rcode, why) =
+            refusal.unwrap_or((Rcode::NOTAUTH, "this server does not serve the zone"));
+        tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
+        out.messages.start(rcode);
+        return out.send().await;
     };
     let started = Instant::now();
-    let (sent, form) = match incremental(&request, &zone, policy) {
+    out.messages.start(Rcode::NOERROR);
+    let form = match incremental(&request, &zone, policy) {
         Some(records) => {
-            messages.start(Rcode::NOERROR);
-            let mut sent = Sent::default();
             for record in &records {
-                add(
-                    stream,
-                    &mut messages,
-                    &mut sent,
-                    (&record.name, record.ttl, &record.rdata),
-                    idle,
-                )
-                .await?;
+                out.add(&record.name, record.ttl, &record.rdata).await?;
             }
-            finish(stream, &mut messages, &mut sent, idle).await?;
-            (
-                sent,
-                if records.len() == 1 {
-                    "up to date"
-                } else {
-                    "incremental"
-                },
-            )
+            if records.len() == 1 {
+                "up to date"
+            } else {
+                "incremental"
+            }
         }
-        None => (
-            stream_zone(stream, &mut messages, &zone, idle).await?,
-            "full",
-        ),
+        None => {
+            out.whole_zone(&zone).await?;
+            "full"
+        }
     };
+    out.finish().await?;
     tracing::info!(
         %peer,
         zone = %zone_name,
@@ -361,9 +352,9 @@ pub async fn serve(
         form,
         from = ?request.client_serial,
         serial = zone.serial(),
-        records = sent.records,
-        messages = sent.messages,
-        bytes = sent.bytes,
+        records = out.sent.records,
+        messages = out.sent.messages,
+        bytes = out.sent.bytes,
         ms = started.elapsed().as_millis() as u64,
         "zone transfer served"
     );
@@ -399,103 +390,76 @@ fn incremental(request: &Request, zone: &ZoneSnapshot, policy: &Policy) -> Optio
     Some(records)
 }
 
-async fn write(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
-    tokio::time::timeout(idle, stream.write_all(bytes))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))?
+/// A transfer in progress: the connection, the message being built, and what went out.
+struct Out<'a> {
+    stream: &'a mut TcpStream,
+    messages: Messages<'a>,
+    sent: Sent,
+    /// How long one message may take to write before the client counts as gone.
+    idle: Duration,
 }
 
-/// Streams `zone`: SOA, every other record, SOA.
-async fn stream_zone(
-    stream: &mut TcpStream,
-    messages: &mut Messages<'_>,
-    zone: &ZoneSnapshot,
-    idle: Duration,
-) -> io::Result<Sent> {
-    let soa = zone
-        .apex()
-        .and_then(|apex| apex.rrset(RType::SOA))
-        .and_then(|set| set.rdatas.first().map(|rdata| (set.ttl, rdata)))
-        .ok_or_else(|| io::Error::other("the zone has no SOA"))?;
-    let origin = zone.origin();
-    let mut sent = Sent::default();
-    messages.start(Rcode::NOERROR);
-    add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
-    for node in zone.nodes() {
-        for set in node.rrsets.iter() {
-            if set.rtype == RType::SOA && node.owner == *origin {
-                continue;
-            }
-            for rdata in set.rdatas.iter() {
-                add(
-                    stream,
-                    messages,
-                    &mut sent,
-                    (&node.owner, set.ttl, rdata),
-                    idle,
-                )
-                .await?;
+impl Out<'_> {
+    /// Adds the zone's records: SOA, every other record, SOA.
+    async fn whole_zone(&mut self, zone: &ZoneSnapshot) -> io::Result<()> {
+        let (ttl, soa) = zone
+            .apex()
+            .and_then(|apex| apex.rrset(RType::SOA))
+            .and_then(|set| set.rdatas.first().map(|rdata| (set.ttl, rdata)))
+            .ok_or_else(|| io::Error::other("the zone has no SOA"))?;
+        let origin = zone.origin();
+        self.add(origin, ttl, soa).await?;
+        for node in zone.nodes() {
+            for set in node.rrsets.iter() {
+                if set.rtype == RType::SOA && node.owner == *origin {
+                    continue;
+                }
+                for rdata in set.rdatas.iter() {
+                    self.add(&node.owner, set.ttl, rdata).await?;
+                }
             }
         }
+        self.add(origin, ttl, soa).await
     }
-    add(stream, messages, &mut sent, (origin, soa.0, soa.1), idle).await?;
-    finish(stream, messages, &mut sent, idle).await?;
-    Ok(sent)
-}
 
-/// Writes the last message, unless it is empty.
-async fn finish(
-    stream: &mut TcpStream,
-    messages: &mut Messages<'_>,
-    sent: &mut Sent,
-    idle: Duration,
-) -> io::Result<()> {
-    if messages.count > 0 {
-        let framed = messages.framed()?;
-        write(stream, &framed, idle).await?;
-        sent.messages += 1;
-        sent.bytes += framed.len() as u64;
+    /// Appends one record, writing the message first when it is full.
+    async fn add(&mut self, owner: &Name, ttl: u32, rdata: &RData) -> io::Result<()> {
+        let before = self.messages.writer.len();
+        encode_record(&mut self.messages.writer, owner, Class::IN, ttl, rdata);
+        if self.messages.writer.len() > MESSAGE_MAX {
+            // This record does not fit: close the message without it and start the next.
+            self.messages.writer.truncate(before);
+            self.send().await?;
+            self.messages.start(Rcode::NOERROR);
+            encode_record(&mut self.messages.writer, owner, Class::IN, ttl, rdata);
+        }
+        self.messages.count += 1;
+        self.sent.records += 1;
+        if self.messages.writer.len() >= MESSAGE_TARGET {
+            self.send().await?;
+            self.messages.start(Rcode::NOERROR);
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Appends one record, writing the message first when it is full.
-async fn add(
-    stream: &mut TcpStream,
-    messages: &mut Messages<'_>,
-    sent: &mut Sent,
-    (owner, ttl, rdata): (&Name, u32, &RData),
-    idle: Duration,
-) -> io::Result<()> {
-    let before = messages.writer.len();
-    encode_record(&mut messages.writer, owner, Class::IN, ttl, rdata);
-    if messages.writer.len() > MESSAGE_MAX {
-        // This record does not fit: close the message without it and start the next.
-        messages.writer.truncate(before);
-        flush(stream, messages, sent, idle).await?;
-        encode_record(&mut messages.writer, owner, Class::IN, ttl, rdata);
+    /// Writes the last message, unless it is empty.
+    async fn finish(&mut self) -> io::Result<()> {
+        if self.messages.count > 0 {
+            self.send().await?;
+        }
+        Ok(())
     }
-    messages.count += 1;
-    sent.records += 1;
-    if messages.writer.len() >= MESSAGE_TARGET {
-        flush(stream, messages, sent, idle).await?;
-    }
-    Ok(())
-}
 
-/// Writes the message being built and starts the next one.
-async fn flush(
-    stream: &mut TcpStream,
-    messages: &mut Messages<'_>,
-    sent: &mut Sent,
-    idle: Duration,
-) -> io::Result<()> {
-    let framed = messages.framed()?;
-    write(stream, &framed, idle).await?;
-    sent.messages += 1;
-    sent.bytes += framed.len() as u64;
-    messages.start(Rcode::NOERROR);
-    Ok(())
+    /// Writes the message being built.
+    async fn send(&mut self) -> io::Result<()> {
+        let framed = self.messages.framed()?;
+        tokio::time::timeout(self.idle, self.stream.write_all(&framed))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
+        self.sent.messages += 1;
+        self.sent.bytes += framed.len() as u64;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

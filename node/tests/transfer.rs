@@ -52,6 +52,20 @@ fn write_zone(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// A `nebuladns` serving the big zone (from a file in the returned directory), `extra` appended
+/// to its configuration.
+fn serve_big_zone(extra: &str) -> (TempDir, std::path::PathBuf, Nebula) {
+    let dir = TempDir::new("xfr-zone").unwrap();
+    let file = write_zone(dir.path());
+    let server = Nebula::start_with(
+        env!("CARGO_BIN_EXE_nebuladns"),
+        &[ZoneConfig::primary(ORIGIN, &file)],
+        extra,
+    )
+    .unwrap();
+    (dir, file, server)
+}
+
 fn origin() -> Name {
     Name::from_text(ORIGIN, None).unwrap()
 }
@@ -122,13 +136,7 @@ fn zone_keys(path: &Path) -> BTreeSet<String> {
 
 #[test]
 fn axfr_and_ixfr_stream_the_whole_zone_in_many_messages() {
-    let dir = TempDir::new("xfr-zone").unwrap();
-    let file = write_zone(dir.path());
-    let server = Nebula::start(
-        env!("CARGO_BIN_EXE_nebuladns"),
-        &[ZoneConfig::primary(ORIGIN, &file)],
-    )
-    .unwrap();
+    let (_dir, file, server) = serve_big_zone("");
     let expected = zone_keys(&file);
     assert_eq!(expected.len(), RECORDS);
 
@@ -187,14 +195,7 @@ fn connect_from(source: [u8; 4], server: SocketAddr) -> io::Result<TcpStream> {
 
 #[test]
 fn transfers_are_refused_outside_the_allowed_prefixes() {
-    let dir = TempDir::new("xfr-acl").unwrap();
-    let file = write_zone(dir.path());
-    let server = Nebula::start_with(
-        env!("CARGO_BIN_EXE_nebuladns"),
-        &[ZoneConfig::primary(ORIGIN, &file)],
-        "[transfer]\nallow = [\"127.0.0.2/32\"]\n",
-    )
-    .unwrap();
+    let (_dir, _, server) = serve_big_zone("[transfer]\nallow = [\"127.0.0.2/32\"]\n");
     let mut denied = connect_from([127, 0, 0, 1], server.dns()).unwrap();
     write_framed(&mut denied, &transfer_query(5, RType::AXFR)).unwrap();
     let reply = Message::decode(&read_framed(&mut denied).unwrap()).unwrap();
@@ -217,13 +218,7 @@ fn transfers_are_refused_outside_the_allowed_prefixes() {
 
 #[test]
 fn bind_knot_and_nsd_transfer_the_zone_from_us() {
-    let dir = TempDir::new("xfr-peers").unwrap();
-    let file = write_zone(dir.path());
-    let server = Nebula::start(
-        env!("CARGO_BIN_EXE_nebuladns"),
-        &[ZoneConfig::primary(ORIGIN, &file)],
-    )
-    .unwrap();
+    let (_dir, _, server) = serve_big_zone("");
     let ours: BTreeSet<String> = check_transfer(
         &tcp_transfer(
             server.dns(),
@@ -424,19 +419,27 @@ fn ixfr_sends_the_difference_from_the_clients_version() {
                     server.log()
                 )
             });
+        // NSD answers from the new serial a moment before every server process has the data.
         let www = Name::from_text("www.example.com.", None).unwrap();
-        let reply = udp_exchange(
-            peer.address(),
-            &query(8, &www, RType::A, None).encode().unwrap(),
-            EXCHANGE_TIMEOUT,
-        )
-        .unwrap();
-        let answers = Message::decode(&reply).unwrap().answers;
-        assert!(
-            answers.iter().any(|r| r.to_string().contains("192.0.2.83")),
-            "{:?} serves the new address: {answers:?}",
-            peer.kind()
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let reply = udp_exchange(
+                peer.address(),
+                &query(8, &www, RType::A, None).encode().unwrap(),
+                EXCHANGE_TIMEOUT,
+            )
+            .unwrap();
+            let answers = Message::decode(&reply).unwrap().answers;
+            if answers.iter().any(|r| r.to_string().contains("192.0.2.83")) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?} does not serve the new address: {answers:?}",
+                peer.kind()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
     }
     let incremental = server
         .log()
