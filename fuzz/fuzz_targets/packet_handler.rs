@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         identity: Identity { version: Some("fuzz".into()), hostname: Some("fuzz".into()) },
         cookie_secret: CookieSecret::new([3; 16]),
         edns_payload: DEFAULT_EDNS_PAYLOAD,
+        transfer_allow: vec!["0.0.0.0/0".parse().expect("prefix")].into(),
     });
     let client: IpAddr = "192.0.2.7".parse().expect("address");
     let mut out = Vec::new();

@@ -11,6 +11,7 @@
 //! query does not allocate.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use nebula_store::snapshot::{Catalog, Lookup, Node, SnapshotRrset, ZoneSnapshot};
 use nebula_wire::codec::{NameKind, Writer};
@@ -20,6 +21,7 @@ use nebula_wire::{Class, DecodeErrorKind, Header, Name, Opcode, RData, RType, Rc
 use smallvec::SmallVec;
 
 use crate::cookie::{CookieCheck, CookieSecret};
+use crate::transfer::IpPrefix;
 
 /// Longest CNAME/DNAME chain followed inside a zone before answering with what we have.
 const MAX_CHAIN: usize = 8;
@@ -60,6 +62,8 @@ pub struct EngineConfig {
     pub cookie_secret: CookieSecret,
     /// Largest UDP response we send with EDNS.
     pub edns_payload: u16,
+    /// Clients that may transfer zones (`[transfer] allow`); here, for IXFR over UDP.
+    pub transfer_allow: Arc<[IpPrefix]>,
 }
 
 /// Why a packet got no response at all.
@@ -217,6 +221,16 @@ impl Responder {
             building.rcode = Rcode::FORMERR;
         } else {
             match query.qclass {
+                Class::IN
+                    if query.qtype == RType::IXFR
+                        && self
+                            .config
+                            .transfer_allow
+                            .iter()
+                            .any(|p| p.contains(client)) =>
+                {
+                    ixfr_soa(catalog, &query, &mut building);
+                }
                 Class::IN => resolve(catalog, &query, &mut building, &mut chain),
                 Class::CH => chaos(&self.config.identity, &query, &mut building),
                 Class::ANY => building.rcode = Rcode::REFUSED,
@@ -384,6 +398,28 @@ fn encode(
     truncated
 }
 
+/// IXFR that reaches the answer engine (over UDP; TCP transfers are answered by
+/// [`crate::transfer`]): the zone's SOA alone, which tells a client that is behind to ask again
+/// over TCP and one that is current that nothing changed (RFC 1995 §2, as BIND and Knot answer).
+fn ixfr_soa<'a>(catalog: &'a Catalog, query: &QueryView, building: &mut Building<'a>) {
+    let mut lower_buf = [0u8; MAX_NAME_LEN];
+    let qname_lower = lowercase_into(query.qname.as_wire(), &mut lower_buf);
+    match catalog
+        .get(qname_lower)
+        .and_then(|zone| zone.apex())
+        .and_then(|apex| apex.rrset(RType::SOA))
+    {
+        Some(soa) => {
+            building.aa = true;
+            building.answer.push(Entry {
+                owner: Owner::Qname,
+                rrset: EntryData::Rrset(soa),
+            });
+        }
+        None => building.rcode = Rcode::NOTAUTH,
+    }
+}
+
 /// Names synthesised during a DNAME chain (allocated only when a DNAME is followed).
 #[derive(Default)]
 struct ChainNames {
@@ -405,8 +441,8 @@ fn resolve<'a>(
     };
     if matches!(query.qtype, RType::AXFR | RType::IXFR) {
         // Over TCP the transfer module answers these before the responder sees them
-        // (crate::transfer); over UDP, AXFR is not allowed (RFC 5936 §4.2) and IXFR is refused
-        // until it is answered from the version history.
+        // (crate::transfer); over UDP, AXFR is not allowed (RFC 5936 §4.2), and IXFR reaches
+        // here only from clients outside `[transfer] allow` (see `ixfr_soa`).
         building.rcode = Rcode::REFUSED;
         return;
     }
@@ -795,6 +831,7 @@ mod tests {
             },
             cookie_secret: CookieSecret::new([7; 16]),
             edns_payload: DEFAULT_EDNS_PAYLOAD,
+            transfer_allow: crate::transfer::loopback().into(),
         })
     }
 
@@ -851,6 +888,38 @@ mod tests {
             .iter()
             .map(|r| r.to_string().replace('\t', " "))
             .collect()
+    }
+
+    #[test]
+    fn ixfr_over_udp_is_the_soa_alone_for_allowed_clients() {
+        let m = ask("EXAMPLE.", RType::IXFR);
+        assert_eq!((m.header.rcode, m.header.aa), (0, true));
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].rtype(), RType::SOA);
+        assert_eq!(
+            ask("www.example.", RType::IXFR).header.rcode,
+            Rcode::NOTAUTH.0 as u8
+        );
+        let mut out = Vec::new();
+        let outsider: IpAddr = "192.0.2.9".parse().unwrap();
+        let packet = query("example.", RType::IXFR, Class::IN, false);
+        responder().answer(
+            &packet,
+            outsider,
+            Transport::Udp,
+            &catalog(),
+            1_700_000_000,
+            &mut out,
+        );
+        let m = Message::decode(&out).unwrap();
+        assert_eq!(
+            (m.header.rcode, m.answers.len()),
+            (Rcode::REFUSED.0 as u8, 0)
+        );
+        assert_eq!(
+            ask("example.", RType::AXFR).header.rcode,
+            Rcode::REFUSED.0 as u8
+        );
     }
 
     #[test]

@@ -340,6 +340,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         identity: identity(&config),
         cookie_secret: cookie_secret(&config.server.data_dir)?,
         edns_payload: config.dns.edns_payload,
+        transfer_allow: config.transfer.allow.clone().into(),
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let shared = Shared {

@@ -45,7 +45,7 @@
 //! | id | we answer | the reference | why |
 //! |---|---|---|---|
 //! | `qtype-opt-formerr` | QTYPE OPT: FORMERR | NODATA | OPT is a Meta-TYPE that exists only inside one message (RFC 6891 §6.1.1, RFC 6895 §3.1); FORMERR as RFC 9824 §3.5 asks for explicit queries of a Meta-TYPE |
-//! | `transfers-refused` | AXFR over UDP: REFUSED | NOTIMP | a transfer over UDP is refused by policy (RFC 1035 §4.1.1): RFC 5936 §4.2 leaves AXFR over UDP undefined, and IXFR over UDP is not answered from the history yet; over TCP this test's servers all refuse transfers (`[transfer] allow = []` for us) |
+//! | `transfers-refused` | AXFR over UDP: REFUSED | NOTIMP | a transfer over UDP is refused by policy (RFC 1035 §4.1.1): RFC 5936 §4.2 leaves AXFR over UDP undefined; this test's servers all refuse transfers (`[transfer] allow = []` for us), so IXFR over UDP, which allowed clients get answered with the SOA alone, is refused too |
 //! | `class-any-refused` | QCLASS ANY: REFUSED | class IN data, AA clear | we serve class IN only and an answer for "all classes" cannot be authoritative (RFC 6895 §3.2), so we refuse it by policy (RFC 1035 §4.1.1) |
 //!
 //! Fixed in the answer engine because of this suite (each with a unit test in `answer.rs`):

@@ -66,6 +66,7 @@ fn answering_typical_queries_does_not_allocate() {
         identity: Identity::default(),
         cookie_secret: CookieSecret::new([9; 16]),
         edns_payload: DEFAULT_EDNS_PAYLOAD,
+        transfer_allow: nebula_node::transfer::loopback().into(),
     });
     let client: IpAddr = "127.0.0.1".parse().unwrap();
     let queries = [
