@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::notify::Secondary;
 use crate::transfer::IpPrefix;
 
 /// Why a configuration cannot be used.
@@ -41,6 +42,9 @@ pub struct Config {
     pub tracing: TracingSection,
     pub cluster: ClusterSection,
     pub transfer: TransferSection,
+    /// Secondaries of our zones: NOTIFY goes to them on every new version.
+    #[serde(rename = "secondary")]
+    pub secondaries: Vec<Secondary>,
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneEntry>,
 }
@@ -345,6 +349,31 @@ impl Config {
                 "connection limits must be at least 1".into(),
             ));
         }
+        let mut names = std::collections::HashSet::new();
+        for secondary in &self.secondaries {
+            if secondary.name.is_empty() || !names.insert(secondary.name.as_str()) {
+                return Err(invalid(
+                    "secondary.name",
+                    format!(
+                        "{:?}: every [[secondary]] needs a name of its own",
+                        secondary.name
+                    ),
+                ));
+            }
+            if let Some(bad) = secondary
+                .zones
+                .iter()
+                .find(|z| nebula_wire::Name::from_text(z, None).is_err())
+            {
+                return Err(invalid(
+                    "secondary.zones",
+                    format!(
+                        "secondary {}: {bad:?} is not a zone name such as \"example.com.\"",
+                        secondary.name
+                    ),
+                ));
+            }
+        }
         if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
             return Err(invalid(
                 "tracing.sample_ratio",
@@ -517,6 +546,13 @@ rpc_timeout_ms = 2000
 # prefixes. Others get REFUSED. Add your secondaries, e.g. "192.0.2.53/32" or "2001:db8::/64".
 allow = ["127.0.0.0/8", "::1/128"]
 
+# Secondaries of our zones: each gets NOTIFY (RFC 1996) for every new version of the zones it
+# takes (all when `zones` is empty). Allow their addresses in [transfer] too.
+# [[secondary]]
+# name = "bind-1"
+# address = "192.0.2.53:53"
+# zones = ["example.com."]
+
 # Zones served from files on this node only (read-only, outside Raft). Zones managed through
 # the API are replicated. Without files or API zones, a new cluster starts with example.com.
 # [[zone]]
@@ -553,6 +589,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("declared twice"), "{err}");
+    }
+
+    #[test]
+    fn transfer_and_secondaries_are_checked() {
+        let one = "[[secondary]]\nname = \"ns2\"\naddress = \"192.0.2.53:53\"\n";
+        for (text, wanted) in [
+            (format!("{one}{one}"), "secondary.name"),
+            (format!("{one}zones = [\"bad..name\"]\n"), "secondary.zones"),
+            (
+                "[transfer]\nallow = [\"10.1.0.0/8\"]\n".to_owned(),
+                "bits set past the /8",
+            ),
+        ] {
+            let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+            assert!(err.to_string().contains(wanted), "{text}: {err}");
+        }
+        let config = Config::parse(one, Path::new("c.toml")).unwrap();
+        assert_eq!(config.secondaries[0].address.port(), 53);
+        assert!(
+            config.secondaries[0].zones.is_empty(),
+            "all zones by default"
+        );
     }
 
     #[test]

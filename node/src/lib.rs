@@ -13,6 +13,7 @@ pub mod ctl;
 #[cfg(feature = "cluster")]
 pub mod http;
 pub mod metrics;
+pub mod notify;
 #[cfg(feature = "cluster")]
 pub mod server;
 pub mod tcp;

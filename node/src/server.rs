@@ -444,6 +444,11 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let router =
         api_router(state.clone()).merge(nebula_api::router(api_state, config.http.max_body_bytes));
     let http_task = tokio::spawn(serve_http(http, router, stop_rx.clone()));
+    let notify_task = tokio::spawn(crate::notify::run(
+        Arc::clone(&catalog),
+        config.secondaries.clone().into(),
+        stop_rx.clone(),
+    ));
     let metrics_task = tokio::spawn(serve_http(
         metrics_listener,
         metrics_router(state),
@@ -483,6 +488,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         }
         shutdown.store(true, Ordering::Relaxed);
         let _ = http_task.await;
+        let _ = notify_task.await;
         let _ = metrics_task.await;
         cluster.shutdown().await;
         for thread in udp_threads {

@@ -1,7 +1,8 @@
 //! Zone transfers out (RFC 5936 AXFR, RFC 1995 IXFR answered in full) from a real `nebuladns`
 //! process, checked message by message, and taken by real secondaries: BIND 9.18, Knot and NSD
 //! each transfer a zone of 22,003 records from us and must then serve exactly our records, and
-//! follow a change of a replicated zone by IXFR after a NOTIFY.
+//! follow a change of a replicated zone by IXFR after a NOTIFY; declared secondaries get our
+//! NOTIFY for every new version.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -20,7 +21,7 @@ use support::exchange::{
     query, read_framed, tcp_transfer, udp_exchange, write_framed, EXCHANGE_TIMEOUT,
 };
 use support::nebula::Nebula;
-use support::peers::{Peer, PeerKind, TempDir, ZoneConfig};
+use support::peers::{free_port, Peer, PeerKind, TempDir, ZoneConfig};
 
 const ORIGIN: &str = "xfr.test.";
 const SERIAL: u32 = 2_026_112_601;
@@ -349,12 +350,7 @@ fn notify(peer: SocketAddr, zone: &Name) {
 fn ixfr_sends_the_difference_from_the_clients_version() {
     let server = Nebula::start(env!("CARGO_BIN_EXE_nebuladns"), &[]).unwrap();
     let zone = Name::from_text("example.com.", None).unwrap();
-    let token = std::fs::read_to_string(server.dir().join("data/admin.token")).unwrap();
-    let client = nebula_api::client::Client::new(
-        &format!("http://{}", server.http()),
-        Some(token.trim().to_owned()),
-        Duration::from_secs(10),
-    );
+    let client = api_client(&server);
     // The example zone is committed through Raft once the node leads; a first change proves it.
     let first = change_www(&server, &client, "192.0.2.81");
     let second = change_www(&server, &client, "192.0.2.82");
@@ -449,6 +445,70 @@ fn ixfr_sends_the_difference_from_the_clients_version() {
     assert!(
         incremental > peers.len(),
         "our test's IXFR and one per peer travel as differences:\n{}",
+        server.log()
+    );
+}
+
+fn api_client(server: &Nebula) -> nebula_api::client::Client {
+    let token = std::fs::read_to_string(server.dir().join("data/admin.token")).unwrap();
+    nebula_api::client::Client::new(
+        &format!("http://{}", server.http()),
+        Some(token.trim().to_owned()),
+        Duration::from_secs(10),
+    )
+}
+
+#[test]
+fn declared_secondaries_are_notified_of_every_new_version() {
+    // The secondaries start first, pointed at the port we will take; until our NOTIFY they only
+    // fail to reach us.
+    let ours = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let peers: Vec<Peer> = PeerKind::ALL
+        .into_iter()
+        .map(|kind| {
+            Peer::spawn(kind, &[ZoneConfig::secondary("example.com.", ours)])
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"))
+        })
+        .collect();
+    let dir = TempDir::new("notify").unwrap();
+    let mut config = format!(
+        "[server]\ndata_dir = \"{}\"\n\n[dns]\nlisten = [\"{ours}\"]\nudp_workers = 1\n\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        dir.path().join("data").display()
+    );
+    for peer in &peers {
+        let _ = write!(
+            config,
+            "\n[[secondary]]\nname = \"{:?}\"\naddress = \"{}\"\nzones = [\"example.com.\"]\n",
+            peer.kind(),
+            peer.address()
+        );
+    }
+    let config_path = dir.path().join("nebuladns.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let server = Nebula::launch(
+        Path::new(env!("CARGO_BIN_EXE_nebuladns")),
+        dir,
+        &config_path,
+    )
+    .unwrap();
+    for peer in &peers {
+        peer.wait_for_zone("example.com.", TRANSFER_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{:?}: {e}\nour log:\n{}", peer.kind(), server.log()));
+    }
+    let next = change_www(&server, &api_client(&server), "192.0.2.84");
+    for peer in &peers {
+        peer.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == next)
+            .unwrap_or_else(|e| panic!("{:?}: {e}\nour log:\n{}", peer.kind(), server.log()));
+    }
+    let answered = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("NOTIFY answered"))
+        .count();
+    assert!(
+        answered >= 2 * peers.len(),
+        "each secondary answered the NOTIFY of both versions:\n{}",
         server.log()
     );
 }

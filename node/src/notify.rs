@@ -1,0 +1,193 @@
+//! NOTIFY out (RFC 1996): tells the declared secondaries (`[[secondary]]`) that a zone has a new
+//! version, so they ask for it at once instead of waiting for their refresh timer.
+//!
+//! A watcher compares every zone's serial in the catalog with the serial last announced (zones
+//! present at start-up are announced too, as BIND and Knot do on load) and starts one sender per
+//! secondary that takes the zone. A sender sends NOTIFY (opcode 4, AA, the zone's SOA in the
+//! question and the answer, RFC 1996 §3.7) from its own UDP socket and resends after 1, 2, 4, 8
+//! and 16 seconds until a response with the same id arrives; it stops early when a newer version
+//! replaced the one it announces, since that version has a sender of its own.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use nebula_store::snapshot::{Catalog, ZoneSnapshot};
+use nebula_wire::{Class, Header, Message, Name, Question, RType, Record};
+use serde::{Deserialize, Serialize};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// How often the watcher looks for new versions.
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// How long each try waits for the response (RFC 1996 §3.6 leaves the schedule to the primary).
+const RETRY_WAITS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
+
+/// A secondary server of our zones, as declared in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secondary {
+    /// A name for logs and, later, the API and metrics (e.g. `bind-ams1`).
+    pub name: String,
+    /// Where its DNS server listens; NOTIFY goes there over UDP.
+    pub address: SocketAddr,
+    /// The zones it serves from us (`example.com.`); empty: every zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+impl Secondary {
+    fn takes(&self, zone: &Name) -> bool {
+        self.zones.is_empty()
+            || self.zones.iter().any(|z| {
+                Name::from_text(z, None)
+                    .is_ok_and(|name| name.to_lowercase() == zone.to_lowercase())
+            })
+    }
+}
+
+/// Watches `catalog` until `stop` turns true, notifying `secondaries` of every new version.
+pub async fn run(
+    catalog: Arc<ArcSwap<Catalog>>,
+    secondaries: Arc<[Secondary]>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if secondaries.is_empty() {
+        return;
+    }
+    let ids = Arc::new(AtomicU16::new(initial_id()));
+    let mut announced: HashMap<Vec<u8>, u32> = HashMap::new();
+    loop {
+        let current = catalog.load_full();
+        for zone in current.zones() {
+            let key = zone.origin_key().to_vec();
+            if announced.get(&key) == Some(&zone.serial()) {
+                continue;
+            }
+            announced.insert(key, zone.serial());
+            for secondary in secondaries.iter().filter(|s| s.takes(zone.origin())) {
+                let id = ids.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(send(
+                    Arc::clone(&catalog),
+                    Arc::clone(zone),
+                    secondary.clone(),
+                    id,
+                ));
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+        }
+    }
+}
+
+/// Message ids start somewhere unpredictable so a restarted node does not repeat the last run's.
+fn initial_id() -> u16 {
+    let mut bytes = [0u8; 2];
+    let _ = getrandom::fill(&mut bytes);
+    u16::from_be_bytes(bytes)
+}
+
+fn notify_message(zone: &ZoneSnapshot, id: u16) -> Option<Vec<u8>> {
+    let soa = zone.apex()?.rrset(RType::SOA)?;
+    let message = Message {
+        header: Header {
+            id,
+            opcode: 4,
+            aa: true,
+            ..Header::default()
+        },
+        questions: vec![Question {
+            name: zone.origin().clone(),
+            qtype: RType::SOA,
+            qclass: Class::IN,
+        }],
+        answers: soa
+            .rdatas
+            .first()
+            .map(|rdata| Record::new(zone.origin().clone(), soa.ttl, rdata.clone()))
+            .into_iter()
+            .collect(),
+        authority: Vec::new(),
+        additional: Vec::new(),
+    };
+    message.encode().ok()
+}
+
+/// Sends one NOTIFY until it is answered, replaced or given up.
+async fn send(catalog: Arc<ArcSwap<Catalog>>, zone: Arc<ZoneSnapshot>, to: Secondary, id: u16) {
+    let origin = zone.origin().to_string();
+    let serial = zone.serial();
+    let Some(packet) = notify_message(&zone, id) else {
+        return;
+    };
+    let socket = match bind_for(to.address).await {
+        Ok(socket) => socket,
+        Err(e) => {
+            tracing::warn!(secondary = %to.name, zone = %origin, error = %e, "cannot send NOTIFY: no UDP socket");
+            return;
+        }
+    };
+    for (attempt, wait) in RETRY_WAITS.iter().enumerate() {
+        let replaced = catalog
+            .load()
+            .get(zone.origin_key())
+            .is_none_or(|now| now.serial() != serial);
+        if replaced {
+            return;
+        }
+        if let Err(e) = socket.send_to(&packet, to.address).await {
+            tracing::debug!(secondary = %to.name, zone = %origin, error = %e, "NOTIFY not sent");
+        } else if let Ok(Some(rcode)) =
+            tokio::time::timeout(*wait, response(&socket, to.address, id)).await
+        {
+            tracing::info!(secondary = %to.name, address = %to.address, zone = %origin, serial, tries = attempt + 1, rcode, "NOTIFY answered");
+            return;
+        }
+    }
+    tracing::warn!(
+        secondary = %to.name,
+        address = %to.address,
+        zone = %origin,
+        serial,
+        tries = RETRY_WAITS.len(),
+        "NOTIFY unanswered; the secondary will only see the change at its next SOA refresh"
+    );
+}
+
+/// A UDP socket of the address family of `to`.
+async fn bind_for(to: SocketAddr) -> io::Result<UdpSocket> {
+    let any: IpAddr = match to {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    UdpSocket::bind((any, 0)).await
+}
+
+/// Waits for the response to NOTIFY `id` from `from`; returns its RCODE, or None when the socket
+/// fails (the caller tries again).
+async fn response(socket: &UdpSocket, from: SocketAddr, id: u16) -> Option<u8> {
+    let mut buffer = [0u8; 1232];
+    loop {
+        let (len, sender) = socket.recv_from(&mut buffer).await.ok()?;
+        if sender != from {
+            continue;
+        }
+        if let Ok(reply) = Message::decode(&buffer[..len]) {
+            if reply.header.qr && reply.header.opcode == 4 && reply.header.id == id {
+                return Some(reply.header.rcode);
+            }
+        }
+    }
+}
