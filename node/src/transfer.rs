@@ -41,6 +41,10 @@ use crate::udp::Shared;
 /// Knot fill up to 64 KiB); this size keeps a record that does not fit rare and cheap to move.
 const MESSAGE_TARGET: usize = 16 * 1024;
 
+/// Finished messages are written to the socket in batches of about this size: fewer system
+/// calls and wake-ups, and still a bounded buffer.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// The largest DNS message over TCP (RFC 1035 §4.2.2: a two-octet length), less the 11 octets
 /// of the OPT record the first message may still need.
 const MESSAGE_MAX: usize = 65_535 - 11;
@@ -248,8 +252,8 @@ impl Messages<'_> {
         self.count = 0;
     }
 
-    /// The finished message, with its length prefix and answer count filled in.
-    fn framed(&mut self) -> io::Result<Vec<u8>> {
+    /// Appends the finished message to `out`, with its length prefix and answer count filled in.
+    fn frame_into(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         self.writer.patch_u16(6, self.count);
         if let Some(payload) = self.opt.take() {
             // OPT (RFC 6891 §6.1.2): root owner, type 41, the payload size as class, no flags.
@@ -263,10 +267,9 @@ impl Messages<'_> {
         let bytes = self.writer.as_bytes();
         let len = u16::try_from(bytes.len())
             .map_err(|_| io::Error::other("a transfer message exceeded 65535 octets"))?;
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(bytes);
-        Ok(framed)
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(bytes);
+        Ok(())
     }
 }
 
@@ -298,6 +301,7 @@ pub async fn serve(
             opt: request.edns.then_some(shared.engine.edns_payload),
         },
         sent: Sent::default(),
+        pending: Vec::with_capacity(WRITE_BATCH + MESSAGE_TARGET + 1024),
         idle,
     };
     let refusal = if request.question.qclass != Class::IN {
@@ -324,7 +328,8 @@ pub async fn serve(
             refusal.unwrap_or((Rcode::NOTAUTH, "this server does not serve the zone"));
         tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
         out.messages.start(rcode);
-        return out.send().await;
+        out.send().await?;
+        return out.write_pending().await;
     };
     let started = Instant::now();
     out.messages.start(Rcode::NOERROR);
@@ -395,7 +400,9 @@ struct Out<'a> {
     stream: &'a mut TcpStream,
     messages: Messages<'a>,
     sent: Sent,
-    /// How long one message may take to write before the client counts as gone.
+    /// Finished messages not yet written, with their length prefixes.
+    pending: Vec<u8>,
+    /// How long one batch may take to write before the client counts as gone.
     idle: Duration,
 }
 
@@ -442,22 +449,32 @@ impl Out<'_> {
         Ok(())
     }
 
-    /// Writes the last message, unless it is empty.
+    /// Sends the last message, unless it is empty, and writes everything still pending.
     async fn finish(&mut self) -> io::Result<()> {
         if self.messages.count > 0 {
             self.send().await?;
         }
+        self.write_pending().await
+    }
+
+    /// Queues the message being built; writes the queue once it holds a batch.
+    async fn send(&mut self) -> io::Result<()> {
+        let before = self.pending.len();
+        self.messages.frame_into(&mut self.pending)?;
+        self.sent.messages += 1;
+        self.sent.bytes += (self.pending.len() - before) as u64;
+        if self.pending.len() >= WRITE_BATCH {
+            self.write_pending().await?;
+        }
         Ok(())
     }
 
-    /// Writes the message being built.
-    async fn send(&mut self) -> io::Result<()> {
-        let framed = self.messages.framed()?;
-        tokio::time::timeout(self.idle, self.stream.write_all(&framed))
+    /// Writes the queued messages.
+    async fn write_pending(&mut self) -> io::Result<()> {
+        tokio::time::timeout(self.idle, self.stream.write_all(&self.pending))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
-        self.sent.messages += 1;
-        self.sent.bytes += framed.len() as u64;
+        self.pending.clear();
         Ok(())
     }
 }

@@ -39,7 +39,17 @@
 //! stdout (progress goes to stderr). Exit status 1 when a server gave an
 //! unexpected response code in the check pass, 2 for bad arguments.
 //! `cargo run --release -p nebula-bench --bin load -- --seconds 10`.
+//!
+//! `--axfr N` measures zone transfers instead (issue 5): each server (default nebuladns and
+//! Knot) loads a zone of N records (A and TXT), and one `kdig AXFR` on the client CPUs transfers
+//! it, its output going to a file; reported per server: records, messages and bytes as kdig
+//! counted them, MB/s and records/s over kdig's run time, and the server's resident memory
+//! before the transfer (`VmRSS`) and at its peak during the transfer (`VmHWM`, reset first
+//! through `/proc/PID/clear_refs`), whose difference is what the transfer itself held. Exit
+//! status 1 when a transfer lacks records.
 #![forbid(unsafe_code)]
+
+mod axfr;
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -75,7 +85,7 @@ const DEFAULT_RATE: u64 = 20_000;
 /// Outstanding queries of the maximum-throughput run (`dnsperf -q`).
 const MAX_OUTSTANDING: &str = "500";
 /// How long a server may take to load the zone and answer its SOA.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// Fresh ports tried when a server reports its port was taken meanwhile.
 const START_ATTEMPTS: usize = 3;
@@ -216,10 +226,12 @@ struct Settings {
     edns: bool,
     keep: bool,
     write_inputs: Option<PathBuf>,
+    /// `--axfr N`: measure zone transfers of an N-record zone instead of UDP load.
+    axfr: Option<u64>,
 }
 
 const USAGE: &str = "usage: load [--seconds N] [--rate R] [--rounds N] [--smoke] [--servers nebuladns,knot,nsd] \
-[--nebuladns PATH] [--server-cpus LIST] [--client-cpus LIST] [--edns] [--keep] [--write-inputs DIR]";
+[--nebuladns PATH] [--server-cpus LIST] [--client-cpus LIST] [--edns] [--keep] [--write-inputs DIR] [--axfr RECORDS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -245,7 +257,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    match run(&settings) {
+    let outcome = match settings.axfr {
+        Some(records) => axfr::run(&settings, records),
+        None => run(&settings),
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
@@ -269,6 +285,7 @@ fn parse_args(args: &[String]) -> Result<Settings, String> {
         edns: false,
         keep: false,
         write_inputs: None,
+        axfr: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -300,8 +317,13 @@ fn parse_args(args: &[String]) -> Result<Settings, String> {
             "--edns" => settings.edns = true,
             "--keep" => settings.keep = true,
             "--write-inputs" => settings.write_inputs = Some(value("--write-inputs")?.into()),
+            "--axfr" => settings.axfr = Some(positive(&value("--axfr")?, "--axfr")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if settings.axfr.is_some() && settings.servers == Server::ALL {
+        // NSD serves transfers from a forked process, so its memory cannot be compared this way.
+        settings.servers = vec![Server::NebulaDns, Server::Knot];
     }
     Ok(settings)
 }
@@ -731,13 +753,18 @@ fn soa_answered(socket: &UdpSocket, server: SocketAddr, origin: &Name, id: u16) 
     if socket.send_to(&bytes, server).is_err() {
         return false;
     }
+    // Late answers to earlier probes (a server busy loading a large zone) are read and skipped
+    // until the socket's read timeout, so the probe never falls one answer behind for good.
     let mut buffer = [0u8; 4096];
-    let Ok((len, _)) = socket.recv_from(&mut buffer) else {
-        return false;
-    };
-    Message::decode(&buffer[..len]).is_ok_and(|reply| {
-        reply.header.id == id && reply.header.qr && reply.header.aa && reply.header.rcode == 0
-    })
+    while let Ok((len, _)) = socket.recv_from(&mut buffer) {
+        let answered = Message::decode(&buffer[..len]).is_ok_and(|reply| {
+            reply.header.id == id && reply.header.qr && reply.header.aa && reply.header.rcode == 0
+        });
+        if answered {
+            return true;
+        }
+    }
+    false
 }
 
 /// A port free on 127.0.0.1 for both UDP and TCP at the time of the call (every server also
@@ -814,11 +841,17 @@ database:
 control:
     listen: "{d}/knot.sock"
 
+acl:
+  - id: local-transfer
+    address: 127.0.0.0/8
+    action: transfer
+
 zone:
   - domain: "{ORIGIN}"
     file: "{zone}"
     zonefile-sync: -1
     zonefile-load: whole
+    acl: local-transfer
 "#
                 ),
                 vec!["-c".to_owned(), format!("{d}/knot.conf")],
@@ -852,6 +885,7 @@ remote-control:
 zone:
     name: "{ORIGIN}"
     zonefile: "{zone}"
+    provide-xfr: 127.0.0.0/8 NOKEY
 "#
             ),
             vec!["-d".to_owned(), "-c".to_owned(), format!("{d}/nsd.conf")],
@@ -1273,7 +1307,7 @@ fn zone_text() -> String {
     let mut z = String::new();
     let _ = write!(
         z,
-        r#"; {ORIGIN} for the side-by-side load benchmark; generated by bench/src/bin/load.rs
+        r#"; {ORIGIN} for the side-by-side load benchmark; generated by bench/src/bin/load/main.rs
 ; (`load --write-inputs bench/load`), do not edit by hand.
 $ORIGIN {ORIGIN}
 $TTL 3600
