@@ -281,6 +281,9 @@ pub struct ZoneChange {
 struct Slot {
     head: ZoneHead,
     zone: Option<Arc<Zone>>,
+    /// How many deltas the head's stored body sits on, once known (a full body of a large zone
+    /// is not read just to learn that it is full).
+    depth: Option<u32>,
 }
 
 /// The zone state machine over a database.
@@ -483,7 +486,14 @@ impl ZoneStore {
                     head.serial,
                 )?))
             };
-            zones.insert(head.name.clone(), Slot { head, zone });
+            zones.insert(
+                head.name.clone(),
+                Slot {
+                    head,
+                    zone,
+                    depth: None,
+                },
+            );
         }
         let (audit_seq, audit_hash) = match db.last(Cf::Audit, None)? {
             None => (0, String::new()),
@@ -760,13 +770,17 @@ impl ZoneStore {
         if plan.unchanged {
             return Ok(result);
         }
-        let current = self.current(&plan.key).map(|s| &s.head);
-        let parent = current.map(|head| head.version);
+        let current = self.current(&plan.key);
+        let parent = current.map(|slot| slot.head.version);
+        let mut depth = None;
         if let Some(zone) = &plan.zone {
             let base = current
-                .filter(|head| !head.deleted)
-                .map(|head| head.hash.as_str());
-            versions::store(
+                .filter(|slot| !slot.head.deleted)
+                .map(|slot| versions::Base {
+                    hash: &slot.head.hash,
+                    depth: slot.depth,
+                });
+            depth = versions::store(
                 &self.db,
                 batch,
                 &plan.key,
@@ -801,6 +815,7 @@ impl ZoneStore {
             Slot {
                 head: plan.head,
                 zone,
+                depth,
             },
         );
         Ok(result)

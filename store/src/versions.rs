@@ -76,36 +76,55 @@ fn unstamped(mut rrset: crate::Rrset, rtype: RType) -> crate::Rrset {
     rrset
 }
 
+/// The version a new one is made from: its content hash, and its chain depth if the caller
+/// knows it (else it is read from the stored body).
+#[derive(Debug, Clone, Copy)]
+pub struct Base<'a> {
+    pub hash: &'a str,
+    pub depth: Option<u32>,
+}
+
 /// Stores the body of `zone` (content hash `hash`) in `batch`, unless that content is stored
-/// already. `parent` is the version it was made from (its hash and the diff from it to `zone`),
-/// which lets a small change be stored as a delta.
+/// already. `parent` is the version it was made from and the diff from it to `zone`, which lets
+/// a small change be stored as a delta. Returns the new body's depth (0: full), or None when the
+/// content was stored before.
 pub fn store(
     db: &Db,
     batch: &mut Batch<'_>,
     key: &str,
     hash: &str,
     zone: &Zone,
-    parent: Option<(&str, &ZoneDiff)>,
-) -> Result<(), DbError> {
+    parent: Option<(Base<'_>, &ZoneDiff)>,
+) -> Result<Option<u32>, DbError> {
     let hash_key = hash_bytes(key, hash)?;
     if db.get(Cf::Versions, &hash_key)?.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let delta = match parent {
         Some((base, diff)) if diff.changes.len().saturating_mul(2) <= zone.rrset_count() => {
-            let depth = match db.get(Cf::Versions, &hash_bytes(key, base)?)? {
-                None => return Err(corrupt(key, base, "the content is missing")),
-                Some(body) => as_delta(key, base, &body)?.map_or(0, |d| d.depth),
+            let depth = match base.depth {
+                Some(depth) => depth,
+                None => match db.get(Cf::Versions, &hash_bytes(key, base.hash)?)? {
+                    None => return Err(corrupt(key, base.hash, "the content is missing")),
+                    Some(body) => as_delta(key, base.hash, &body)?.map_or(0, |d| d.depth),
+                },
             };
-            (depth < MAX_DEPTH).then(|| delta(zone, base, depth + 1, diff))
+            (depth < MAX_DEPTH).then(|| delta(zone, base.hash, depth + 1, diff))
         }
         _ => None,
     };
-    let body = match delta {
-        Some(delta) => serde_json::to_vec(&delta).map_err(|e| corrupt(key, hash, e.to_string()))?,
-        None => to_master_file(&crate::state::with_serial(zone.clone(), 0)).into_bytes(),
+    let (body, depth) = match delta {
+        Some(delta) => (
+            serde_json::to_vec(&delta).map_err(|e| corrupt(key, hash, e.to_string()))?,
+            delta.depth,
+        ),
+        None => (
+            to_master_file(&crate::state::with_serial(zone.clone(), 0)).into_bytes(),
+            0,
+        ),
     };
-    batch.put(Cf::Versions, &hash_key, &body)
+    batch.put(Cf::Versions, &hash_key, &body)?;
+    Ok(Some(depth))
 }
 
 fn delta(zone: &Zone, base: &str, depth: u32, diff: &ZoneDiff) -> Delta {
@@ -208,13 +227,15 @@ mod tests {
         let hash = content_hash(zone).to_string();
         let diff = parent.map(|(_, old)| diff(old, zone));
         let mut batch = db.batch();
+        // Depths unknown: read from the stored bodies (ZoneStore passes the ones it knows).
+        let base = parent.map(|(hash, _)| Base { hash, depth: None });
         store(
             db,
             &mut batch,
             "example.com.",
             &hash,
             zone,
-            parent.zip(diff.as_ref()).map(|((h, _), d)| (h, d)),
+            base.zip(diff.as_ref()),
         )
         .unwrap();
         db.write(batch, false).unwrap();
@@ -293,6 +314,24 @@ mod tests {
         );
 
         let small = parse(&BASE.replace("192.0.2.3", "192.0.2.4"));
+        // A depth the caller knows is used as given: at the limit, a small change is full too.
+        let other = parse(&BASE.replace("192.0.2.3", "192.0.2.5"));
+        let mut batch = db.batch();
+        let known = Base {
+            hash: &base,
+            depth: Some(MAX_DEPTH),
+        };
+        let other_hash = content_hash(&other).to_string();
+        let stored = store(
+            &db,
+            &mut batch,
+            "k",
+            &other_hash,
+            &other,
+            Some((known, &diff(&old, &other))),
+        );
+        assert_eq!(stored.unwrap(), Some(0));
+        db.write(batch, false).unwrap();
         let small_hash = put(&db, &small, Some((&base, &old)));
         assert_eq!(body(&db, &small_hash)[0], b'{');
         // A damaged delta (the base changed under it) is refused, not served.
