@@ -333,7 +333,7 @@ pub async fn serve(
     };
     let started = Instant::now();
     out.messages.start(Rcode::NOERROR);
-    let form = match incremental(&request, &zone, policy) {
+    let form = match incremental(&request, &zone, policy).await {
         Some(records) => {
             for record in &records {
                 out.add(&record.name, record.ttl, &record.rdata).await?;
@@ -368,7 +368,11 @@ pub async fn serve(
 
 /// The records of an IXFR answer that is not the whole zone: the current SOA alone for a
 /// client that is up to date, or one difference sequence from the client's version.
-fn incremental(request: &Request, zone: &ZoneSnapshot, policy: &Policy) -> Option<Vec<Record>> {
+async fn incremental(
+    request: &Request,
+    zone: &ZoneSnapshot,
+    policy: &Policy,
+) -> Option<Vec<Record>> {
     let from = request
         .client_serial
         .filter(|_| request.question.qtype == RType::IXFR)?;
@@ -384,7 +388,12 @@ fn incremental(request: &Request, zone: &ZoneSnapshot, policy: &Policy) -> Optio
     if !serial_gt(zone.serial(), from) {
         return Some(vec![current]);
     }
-    let (deleted, added) = policy.journal.get()?.difference(zone.origin(), from)?;
+    // Reading two versions of a large zone and diffing them is blocking work.
+    let journal = Arc::clone(policy.journal.get()?);
+    let origin = zone.origin().clone();
+    let (deleted, added) = tokio::task::spawn_blocking(move || journal.difference(&origin, from))
+        .await
+        .ok()??;
     // The history's newest version may be newer than this snapshot: its SOA closes the answer.
     let newest = added.first().filter(|r| r.rtype() == RType::SOA)?.clone();
     let mut records = Vec::with_capacity(deleted.len() + added.len() + 2);
