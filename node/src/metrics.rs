@@ -1,6 +1,8 @@
 //! Prometheus metrics, always on. Every series on the query path is registered at start-up and
 //! held as a handle in a fixed table, so counting a query is one relaxed atomic add with no map
-//! lookup and no lock. Label values are enums: never a qname, never a client address.
+//! lookup and no lock. Label values are enums: never a qname, never a client address. The
+//! transfer series name a declared secondary (or `other`) and a zone this node serves (or
+//! `other`), so their number is bounded by configuration and data, never by traffic.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +69,22 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// A zone transfer. `peer` is a declared secondary's name or `other`, `zone` a zone this node
+/// serves or `other`: bounded by configuration and data, never by traffic.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransferLabels {
+    peer: String,
+    zone: String,
+    direction: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerZoneLabels {
+    peer: String,
+    zone: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -88,6 +106,8 @@ pub struct Metrics {
     ready: Gauge<i64, AtomicI64>,
     reloads_failed: Counter<u64, AtomicU64>,
     raft: [Gauge<i64, AtomicI64>; 5],
+    transfers: Family<TransferLabels, Counter>,
+    transfer_success: Family<PeerZoneLabels, Gauge<i64, AtomicI64>>,
 }
 
 /// This node's Raft state as the metrics show it (read at scrape time).
@@ -214,6 +234,18 @@ impl Metrics {
         ]) {
             registry.register(name, help, gauge.clone());
         }
+        let transfers = Family::<TransferLabels, Counter>::default();
+        registry.register(
+            "axfr_attempts",
+            "Zone transfers (AXFR and IXFR), by peer, zone, direction and result",
+            transfers.clone(),
+        );
+        let transfer_success = Family::<PeerZoneLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "axfr_last_success_timestamp_seconds",
+            "When the last transfer of the zone with the peer succeeded (Unix time)",
+            transfer_success.clone(),
+        );
         Metrics {
             registry,
             queries,
@@ -226,6 +258,37 @@ impl Metrics {
             ready,
             reloads_failed,
             raft,
+            transfers,
+            transfer_success,
+        }
+    }
+
+    /// Counts one transfer; `result` is `ok`, `refused`, `notauth` or `error`.
+    pub fn count_transfer(
+        &self,
+        peer: &str,
+        zone: &str,
+        direction: &'static str,
+        result: &'static str,
+    ) {
+        self.transfers
+            .get_or_create(&TransferLabels {
+                peer: peer.to_owned(),
+                zone: zone.to_owned(),
+                direction,
+                result,
+            })
+            .inc();
+        if result == "ok" {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            self.transfer_success
+                .get_or_create(&PeerZoneLabels {
+                    peer: peer.to_owned(),
+                    zone: zone.to_owned(),
+                })
+                .set(now);
         }
     }
 

@@ -362,6 +362,11 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     };
     let transfers = Arc::new(Policy {
         allow: config.transfer.allow.clone(),
+        peers: config
+            .secondaries
+            .iter()
+            .map(|s| (s.address.ip().to_canonical(), s.name.clone()))
+            .collect(),
         journal: OnceLock::new(),
     });
     let mut udp_threads = Vec::new();

@@ -155,6 +155,8 @@ pub fn loopback() -> Vec<IpPrefix> {
 #[derive(Default)]
 pub struct Policy {
     pub allow: Vec<IpPrefix>,
+    /// Declared secondaries by address, which name them in metrics.
+    pub peers: Vec<(IpAddr, String)>,
     pub journal: OnceLock<Arc<dyn Journal>>,
 }
 
@@ -316,40 +318,69 @@ pub async fn serve(
     } else {
         None
     };
-    let zone = match refusal {
-        Some(_) => None,
-        None => {
-            let key = request.question.name.to_lowercase();
-            shared.catalog.load().get(key.as_wire()).cloned()
-        }
+    // Metric labels: a declared secondary's name and a served zone, else `other`.
+    let served = {
+        let key = request.question.name.to_lowercase();
+        shared.catalog.load().get(key.as_wire()).cloned()
     };
+    let zone_label = served.as_ref().map_or_else(
+        || "other".to_owned(),
+        |z| z.origin().to_lowercase().to_string(),
+    );
+    let peer_label = policy
+        .peers
+        .iter()
+        .find(|(ip, _)| *ip == peer.to_canonical())
+        .map_or("other", |(_, name)| name.as_str());
+    let count = |result| {
+        shared
+            .metrics
+            .count_transfer(peer_label, &zone_label, "out", result);
+    };
+    let zone = if refusal.is_some() { None } else { served };
     let Some(zone) = zone else {
         let (rcode, why) =
             refusal.unwrap_or((Rcode::NOTAUTH, "this server does not serve the zone"));
         tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
+        count(if rcode == Rcode::REFUSED {
+            "refused"
+        } else {
+            "notauth"
+        });
         out.messages.start(rcode);
         out.send().await?;
         return out.write_pending().await;
     };
     let started = Instant::now();
     out.messages.start(Rcode::NOERROR);
-    let form = match incremental(&request, &zone, policy).await {
-        Some(records) => {
-            for record in &records {
-                out.add(&record.name, record.ttl, &record.rdata).await?;
+    let streamed = async {
+        let form = match incremental(&request, &zone, policy).await {
+            Some(records) => {
+                for record in &records {
+                    out.add(&record.name, record.ttl, &record.rdata).await?;
+                }
+                if records.len() == 1 {
+                    "up to date"
+                } else {
+                    "incremental"
+                }
             }
-            if records.len() == 1 {
-                "up to date"
-            } else {
-                "incremental"
+            None => {
+                out.whole_zone(&zone).await?;
+                "full"
             }
-        }
-        None => {
-            out.whole_zone(&zone).await?;
-            "full"
+        };
+        out.finish().await.map(|()| form)
+    }
+    .await;
+    let form = match streamed {
+        Ok(form) => form,
+        Err(e) => {
+            count("error");
+            return Err(e);
         }
     };
-    out.finish().await?;
+    count("ok");
     tracing::info!(
         %peer,
         zone = %zone_name,

@@ -207,6 +207,9 @@ fn transfers_are_refused_outside_the_allowed_prefixes() {
         "{}",
         server.log()
     );
+    let refused = "nebula_axfr_attempts_total{peer=\"other\",zone=\"xfr.test.\",direction=\"out\",result=\"refused\"} 1";
+    let metrics = server.metrics_text().unwrap();
+    assert!(metrics.contains(refused), "{refused} in:\n{metrics}");
 
     let mut allowed = connect_from([127, 0, 0, 2], server.dns()).unwrap();
     write_framed(&mut allowed, &transfer_query(6, RType::AXFR)).unwrap();
@@ -501,6 +504,25 @@ fn declared_secondaries_are_notified_of_every_new_version() {
         peer.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == next)
             .unwrap_or_else(|e| panic!("{:?}: {e}\nour log:\n{}", peer.kind(), server.log()));
     }
+    // Transfers are counted per declared secondary (known by its address: the three share
+    // 127.0.0.1 here, so all count under the first name) and served zone.
+    let metrics = server.metrics_text().unwrap();
+    let first = format!("{:?}", peers[0].kind());
+    let ok = format!(
+        "nebula_axfr_attempts_total{{peer=\"{first}\",zone=\"example.com.\",direction=\"out\",result=\"ok\"}} "
+    );
+    let transfers: usize = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&ok))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        transfers >= 2 * peers.len(),
+        "a first transfer and one after the change per secondary:\n{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "nebula_axfr_last_success_timestamp_seconds{{peer=\"{first}\",zone=\"example.com.\"}}"
+    )));
     let answered = server
         .log()
         .lines()
