@@ -47,12 +47,15 @@ pub struct Secondary {
 }
 
 impl Secondary {
-    fn takes(&self, zone: &Name) -> bool {
-        self.zones.is_empty()
-            || self.zones.iter().any(|z| {
-                Name::from_text(z, None)
-                    .is_ok_and(|name| name.to_lowercase() == zone.to_lowercase())
-            })
+    /// The zones it takes as lower-case wire names (the catalog's keys); None: every zone.
+    fn zone_keys(&self) -> Option<Vec<Vec<u8>>> {
+        (!self.zones.is_empty()).then(|| {
+            self.zones
+                .iter()
+                .filter_map(|z| Name::from_text(z, None).ok())
+                .map(|name| name.to_lowercase().as_wire().to_vec())
+                .collect()
+        })
     }
 }
 
@@ -66,16 +69,22 @@ pub async fn run(
         return;
     }
     let ids = Arc::new(AtomicU16::new(initial_id()));
+    // Parsed once: the watcher looks at every zone ten times a second.
+    let takes: Vec<Option<Vec<Vec<u8>>>> = secondaries.iter().map(Secondary::zone_keys).collect();
     let mut announced: HashMap<Vec<u8>, u32> = HashMap::new();
     loop {
         let current = catalog.load_full();
         for zone in current.zones() {
-            let key = zone.origin_key().to_vec();
-            if announced.get(&key) == Some(&zone.serial()) {
+            let key = zone.origin_key();
+            if announced.get(key) == Some(&zone.serial()) {
                 continue;
             }
-            announced.insert(key, zone.serial());
-            for secondary in secondaries.iter().filter(|s| s.takes(zone.origin())) {
+            announced.insert(key.to_vec(), zone.serial());
+            let wanted = secondaries.iter().zip(&takes).filter(|(_, keys)| {
+                keys.as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| k.as_slice() == key))
+            });
+            for (secondary, _) in wanted {
                 let id = ids.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(send(
                     Arc::clone(&catalog),

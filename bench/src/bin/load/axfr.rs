@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::{
-    find_program, find_programs, group_cpu_seconds, io_error, ipv4, LoadError, Programs,
-    RunningServer, Server, Settings, ORIGIN, ZONE_FILE,
+    find_program, find_programs, group_cpu_seconds, io_error, ipv4, keep_or_remove, LoadError,
+    Programs, RunningServer, Server, Settings, ORIGIN, ZONE_FILE,
 };
 
 /// One server's transfer.
@@ -41,10 +41,7 @@ pub fn run(settings: &Settings, records: u64) -> Result<bool, LoadError> {
     );
     let mut all = Vec::new();
     for round in 0..settings.rounds {
-        let mut order = programs.servers.clone();
-        let shift = round % order.len().max(1);
-        order.rotate_left(shift);
-        for (server, binary) in &order {
+        for (server, binary) in &programs.in_round(round) {
             all.push(transfer(*server, binary, &programs, settings, &kdig, &dir)?);
         }
     }
@@ -68,11 +65,7 @@ pub fn run(settings: &Settings, records: u64) -> Result<bool, LoadError> {
     if !complete {
         eprintln!("load: a transfer did not carry all {records} records and the closing SOA");
     }
-    if settings.keep {
-        eprintln!("load: kept {}", dir.display());
-    } else {
-        fs::remove_dir_all(&dir).map_err(io_error("removing the temporary directory"))?;
-    }
+    keep_or_remove(settings, &dir)?;
     Ok(complete)
 }
 

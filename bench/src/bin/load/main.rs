@@ -345,6 +345,17 @@ struct Programs {
     servers: Vec<(Server, PathBuf)>,
 }
 
+impl Programs {
+    /// The servers in the order of round `round`: each round starts with the next server, so
+    /// slow drift on a shared machine does not always fall on the same one.
+    fn in_round(&self, round: usize) -> Vec<(Server, PathBuf)> {
+        let mut order = self.servers.clone();
+        let shift = round % order.len().max(1);
+        order.rotate_left(shift);
+        order
+    }
+}
+
 fn find_programs(settings: &Settings) -> Result<Programs, LoadError> {
     let installed = |tool: Tool| {
         find_program(tool.binary).ok_or_else(|| LoadError::MissingTool {
@@ -508,12 +519,7 @@ fn run(settings: &Settings) -> Result<bool, LoadError> {
 
     let mut rounds: Vec<Row> = Vec::new();
     for round in 0..settings.rounds {
-        // Each round starts with the next server, so slow drift on a shared machine does not
-        // always fall on the same one.
-        let mut order = programs.servers.clone();
-        let shift = round % order.len().max(1);
-        order.rotate_left(shift);
-        for (server, binary) in &order {
+        for (server, binary) in &programs.in_round(round) {
             if settings.rounds > 1 {
                 eprintln!("load: round {} of {}", round + 1, settings.rounds);
             }
@@ -541,12 +547,18 @@ fn run(settings: &Settings) -> Result<bool, LoadError> {
             all_good = false;
         }
     }
+    keep_or_remove(settings, &dir)?;
+    Ok(all_good)
+}
+
+/// Keeps the temporary directory (`--keep`, and says where) or removes it.
+fn keep_or_remove(settings: &Settings, dir: &Path) -> Result<(), LoadError> {
     if settings.keep {
         eprintln!("load: kept {}", dir.display());
+        Ok(())
     } else {
-        fs::remove_dir_all(&dir).map_err(io_error("removing the temporary directory"))?;
+        fs::remove_dir_all(dir).map_err(io_error("removing the temporary directory"))
     }
-    Ok(all_good)
 }
 
 /// Starts one server, runs the check pass and both timed runs against it, and stops it.
