@@ -28,12 +28,15 @@ pub use rest::ApiState;
         rest::change_records, rest::history, rest::version, rest::diff_versions, rest::rollback,
         rest::cluster_status, rest::add_node, rest::promote_node, rest::remove_node,
         rest::audit, rest::audit_verify, rest::create_token, rest::list_token_ids, rest::revoke_token,
+        rest::create_tsig_key, rest::rotate_tsig_key, rest::list_tsig_key_info, rest::delete_tsig_key,
+        rest::create_secondary, rest::delete_secondary,
     ),
     components(schemas(
         error::ErrorBody, rest::ZoneRequest, rest::ChangeRequest, rest::RollbackRequest, rest::AddNodeRequest,
         rest::TokenRequest, rest::TokenCreated, rest::TokenInfo, rest::ZoneView, rest::DiffView, rest::AuditVerify, rest::Message,
+        rest::TsigKeyRequest, rest::TsigRotateRequest, rest::TsigKeyCreated, rest::TsigKeyInfo, rest::SecondaryRequest,
     )),
-    tags((name = "zones"), (name = "cluster"), (name = "audit"), (name = "tokens"))
+    tags((name = "zones"), (name = "cluster"), (name = "audit"), (name = "tokens"), (name = "tsig"), (name = "secondaries"))
 )]
 pub struct ApiDoc;
 
@@ -67,6 +70,20 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
             get(rest::list_token_ids).post(rest::create_token),
         )
         .route("/tokens/{id}", axum::routing::delete(rest::revoke_token))
+        .route(
+            "/tsig-keys",
+            get(rest::list_tsig_key_info).post(rest::create_tsig_key),
+        )
+        .route(
+            "/tsig-keys/{name}",
+            axum::routing::delete(rest::delete_tsig_key),
+        )
+        .route("/tsig-keys/{name}/rotate", post(rest::rotate_tsig_key))
+        .route("/secondaries", post(rest::create_secondary))
+        .route(
+            "/secondaries/{name}",
+            axum::routing::delete(rest::delete_secondary),
+        )
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state);
     Router::new()

@@ -17,6 +17,9 @@ use nebula_raft::{Cluster, ClusterStatus, NodeInfo};
 use nebula_store::diff::diff;
 use nebula_store::export::to_master_file;
 use nebula_store::format::{from_document, to_document, RecordEntry, Ttl, ZoneDocument};
+use nebula_store::meta::{
+    list_tsig_keys, read_tsig_key, PeerAddr, Secondary, SecondaryMode, TsigKeyRecord,
+};
 use nebula_store::serial::SerialPolicy;
 use nebula_store::state::{
     list_heads, list_tokens, parse_zone_name, read_audit, read_head, read_history, read_version,
@@ -788,6 +791,257 @@ pub async fn revoke_token(
         &headers,
         params.dry_run,
         Command::RevokeToken { id },
+        false,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyRequest {
+    /// The key's name, a domain name (`transfer.example.com.`); the peers must use the same.
+    pub name: String,
+    /// `hmac-sha256` (default), `hmac-sha384` or `hmac-sha512`.
+    pub algorithm: Option<String>,
+    /// The secret in base64, to import a key a peer already has; generated (256 bits) when absent.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TsigRotateRequest {
+    /// The new secret in base64; generated when absent.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TsigKeyCreated {
+    pub name: String,
+    pub algorithm: String,
+    /// The secret in base64: shown only in this answer.
+    pub secret: String,
+    #[schema(value_type = Object)]
+    pub result: WriteResult,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TsigKeyInfo {
+    pub name: String,
+    pub algorithm: String,
+    pub created_ms: u64,
+    pub rotated_ms: Option<u64>,
+}
+
+/// A new 256-bit secret in base64.
+fn new_secret() -> Result<String, ApiError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(data_encoding::BASE64.encode(&secret))
+}
+
+/// Runs a TSIG key write and answers with the secret (the only time it is shown).
+async fn put_tsig_key(
+    state: &ApiState,
+    headers: &HeaderMap,
+    dry_run: bool,
+    record: TsigKeyRecord,
+    rotate: bool,
+) -> Result<Response, ApiError> {
+    let principal = state.principal(headers)?;
+    principal.require(Role::Admin)?;
+    // Checked here too, so a bad key is a 400 naming the problem before anything is proposed.
+    let parsed = record.key().map_err(ApiError::bad_request)?;
+    let secret = record.secret.clone();
+    let key = idempotency_key(headers)?;
+    let command = Command::PutTsigKey {
+        key: record,
+        rotate,
+    };
+    let author = principal.author();
+    let result = if dry_run {
+        state.cluster.preview(&author, key, command).await?
+    } else {
+        state.cluster.write(&author, key, command).await?
+    }?;
+    let status = if rotate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(TsigKeyCreated {
+            name: parsed.name.to_lowercase().to_string(),
+            algorithm: parsed.algorithm.as_str().to_owned(),
+            secret,
+            result,
+        }),
+    )
+        .into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/tsig-keys", params(WriteParams), tag = "tsig", request_body = TsigKeyRequest,
+    responses((status = 201, body = TsigKeyCreated), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_tsig_key(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<WriteParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: TsigKeyRequest = json_body(&body)?;
+    let secret = match request.secret {
+        Some(secret) => secret,
+        None => new_secret()?,
+    };
+    let record = TsigKeyRecord {
+        name: request.name,
+        algorithm: request
+            .algorithm
+            .unwrap_or_else(|| "hmac-sha256".to_owned()),
+        secret,
+        created_ms: 0,
+        rotated_ms: None,
+    };
+    put_tsig_key(&state, &headers, params.dry_run, record, false).await
+}
+
+#[utoipa::path(post, path = "/api/v1/tsig-keys/{name}/rotate", params(("name" = String, Path), WriteParams), tag = "tsig",
+    request_body = TsigRotateRequest, responses((status = 200, body = TsigKeyCreated), (status = 404, body = ErrorBody)))]
+pub async fn rotate_tsig_key(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(params): Query<WriteParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: TsigRotateRequest = if body.is_empty() {
+        TsigRotateRequest::default()
+    } else {
+        json_body(&body)?
+    };
+    let Some(existing) = read_tsig_key(state.cluster.db(), &name)? else {
+        return Err(ApiError::not_found(format!("no TSIG key {name}")));
+    };
+    let secret = match request.secret {
+        Some(secret) => secret,
+        None => new_secret()?,
+    };
+    let record = TsigKeyRecord { secret, ..existing };
+    put_tsig_key(&state, &headers, params.dry_run, record, true).await
+}
+
+#[utoipa::path(get, path = "/api/v1/tsig-keys", tag = "tsig", responses((status = 200, body = Vec<TsigKeyInfo>)))]
+pub async fn list_tsig_key_info(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<ReadParams>,
+) -> Result<Response, ApiError> {
+    state.principal(&headers)?.require(Role::Viewer)?;
+    barrier(&state, params.stale).await?;
+    let keys: Vec<TsigKeyInfo> = list_tsig_keys(state.cluster.db())?
+        .into_iter()
+        .map(|k| TsigKeyInfo {
+            name: k.name,
+            algorithm: k.algorithm,
+            created_ms: k.created_ms,
+            rotated_ms: k.rotated_ms,
+        })
+        .collect();
+    Ok(Json(keys).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/tsig-keys/{name}", params(("name" = String, Path), WriteParams), tag = "tsig",
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_tsig_key(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(params): Query<WriteParams>,
+) -> Result<Response, ApiError> {
+    let principal = state.principal(&headers)?;
+    principal.require(Role::Admin)?;
+    submit(
+        &state,
+        &principal,
+        &headers,
+        params.dry_run,
+        Command::DeleteTsigKey { name },
+        false,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondaryRequest {
+    /// A name for logs, the API and metrics (`bind-ams1`).
+    pub name: String,
+    /// Its DNS address: `192.0.2.53` (port 53, or `port`) or `192.0.2.53:5300`.
+    pub address: String,
+    pub port: Option<u16>,
+    /// The zones it takes; empty: every zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// The TSIG key its transfers and our NOTIFYs are signed with.
+    pub key: Option<String>,
+    /// `required` (default) or `best-effort`.
+    #[schema(value_type = Option<String>)]
+    pub mode: Option<SecondaryMode>,
+}
+
+#[utoipa::path(post, path = "/api/v1/secondaries", params(WriteParams), tag = "secondaries", request_body = SecondaryRequest,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody)))]
+pub async fn create_secondary(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<WriteParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = state.principal(&headers)?;
+    principal.require(Role::Admin)?;
+    let request: SecondaryRequest = json_body(&body)?;
+    let mut address: PeerAddr = request
+        .address
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(format!("address: {e}")))?;
+    if let Some(port) = request.port {
+        address.0.set_port(port);
+    }
+    let secondary = Secondary {
+        name: request.name,
+        address,
+        zones: request.zones,
+        key: request.key,
+        mode: request.mode.unwrap_or_default(),
+    };
+    secondary.check().map_err(ApiError::bad_request)?;
+    submit(
+        &state,
+        &principal,
+        &headers,
+        params.dry_run,
+        Command::PutSecondary { secondary },
+        true,
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/api/v1/secondaries/{name}", params(("name" = String, Path), WriteParams), tag = "secondaries",
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn delete_secondary(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(params): Query<WriteParams>,
+) -> Result<Response, ApiError> {
+    let principal = state.principal(&headers)?;
+    principal.require(Role::Admin)?;
+    submit(
+        &state,
+        &principal,
+        &headers,
+        params.dry_run,
+        Command::DeleteSecondary { name },
         false,
     )
     .await

@@ -93,6 +93,9 @@ pub enum Outcome {
         rcode: Rcode,
         qtype: RType,
         truncated: bool,
+        /// The query carried a TSIG record: the caller verifies it and signs the answer, which
+        /// may be at most this long (RFC 8945; the engine itself holds no keys).
+        signed: Option<usize>,
     },
     FormErr {
         reason: DecodeErrorKind,
@@ -274,6 +277,7 @@ impl Responder {
             rcode: building.rcode,
             qtype: query.qtype,
             truncated,
+            signed: query.has_tsig.then_some(limit),
         }
     }
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::notify::Secondary;
-use crate::transfer::IpPrefix;
+use nebula_store::records::Secondary;
+
+use crate::transfer::{IpPrefix, Rule};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, Error)]
@@ -195,12 +196,16 @@ impl Default for ClusterSection {
 pub struct TransferSection {
     /// Clients allowed to transfer zones: address prefixes. Default: loopback only.
     pub allow: Vec<IpPrefix>,
+    /// Finer grants: zones, address prefixes and TSIG keys together.
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
 }
 
 impl Default for TransferSection {
     fn default() -> Self {
         TransferSection {
             allow: crate::transfer::loopback(),
+            rules: Vec::new(),
         }
     }
 }
@@ -351,7 +356,7 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for secondary in &self.secondaries {
-            if secondary.name.is_empty() || !names.insert(secondary.name.as_str()) {
+            if !names.insert(secondary.name.as_str()) {
                 return Err(invalid(
                     "secondary.name",
                     format!(
@@ -360,18 +365,18 @@ impl Config {
                     ),
                 ));
             }
-            if let Some(bad) = secondary
-                .zones
-                .iter()
-                .find(|z| nebula_wire::Name::from_text(z, None).is_err())
-            {
-                return Err(invalid(
-                    "secondary.zones",
-                    format!(
-                        "secondary {}: {bad:?} is not a zone name such as \"example.com.\"",
-                        secondary.name
-                    ),
-                ));
+            secondary
+                .check()
+                .map_err(|problem| invalid("secondary", problem))?;
+        }
+        for rule in &self.transfer.rules {
+            for name in rule.zones.iter().chain(&rule.keys) {
+                if nebula_wire::Name::from_text(name, Some(&nebula_wire::Name::root())).is_err() {
+                    return Err(invalid(
+                        "transfer.rule",
+                        format!("{name:?} is not a domain name such as \"example.com.\""),
+                    ));
+                }
             }
         }
         if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
@@ -545,13 +550,25 @@ rpc_timeout_ms = 2000
 # Who may transfer zones (AXFR; IXFR is answered with the whole zone) over TCP: address
 # prefixes. Others get REFUSED. Add your secondaries, e.g. "192.0.2.53/32" or "2001:db8::/64".
 allow = ["127.0.0.0/8", "::1/128"]
+# Finer grants: a rule admits transfers of `zones` (all when empty) from `address` prefixes
+# (anywhere when empty) signed with one of `keys` (TSIG keys made with `nebulactl keys tsig
+# create`; unsigned too when empty). Declared secondaries below are admitted for their zones
+# from their address, with their key when they have one.
+# [[transfer.rule]]
+# zones = ["example.com."]
+# address = ["192.0.2.0/24"]
+# keys = ["transfer.example.com."]
 
-# Secondaries of our zones: each gets NOTIFY (RFC 1996) for every new version of the zones it
-# takes (all when `zones` is empty). Allow their addresses in [transfer] too.
+# Secondaries of our zones (more can be declared with `POST /api/v1/secondaries`): each gets
+# NOTIFY (RFC 1996) for every new version of the zones it takes (all when `zones` is empty),
+# signed with its TSIG `key` when it has one, and may transfer those zones from its address.
+# `mode` is "required" (a deploy waits for it) or "best-effort".
 # [[secondary]]
 # name = "bind-1"
-# address = "192.0.2.53:53"
+# address = "192.0.2.53"          # port 53; or "192.0.2.53:5300"
 # zones = ["example.com."]
+# key = "transfer.example.com."
+# mode = "required"
 
 # Zones served from files on this node only (read-only, outside Raft). Zones managed through
 # the API are replicated. Without files or API zones, a new cluster starts with example.com.
@@ -593,10 +610,27 @@ mod tests {
 
     #[test]
     fn transfer_and_secondaries_are_checked() {
-        let one = "[[secondary]]\nname = \"ns2\"\naddress = \"192.0.2.53:53\"\n";
+        use nebula_store::records::SecondaryMode;
+        let one = "[[secondary]]\nname = \"ns2\"\naddress = \"192.0.2.53\"\n";
         for (text, wanted) in [
             (format!("{one}{one}"), "secondary.name"),
-            (format!("{one}zones = [\"bad..name\"]\n"), "secondary.zones"),
+            (
+                format!("{one}zones = [\"bad..name\"]\n"),
+                "zone \"bad..name\"",
+            ),
+            (format!("{one}mode = \"sometimes\"\n"), "unknown variant"),
+            (
+                "[[secondary]]\nname = \"a b\"\naddress = \"192.0.2.53\"\n".to_owned(),
+                "letters, digits",
+            ),
+            (
+                "[[secondary]]\nname = \"x\"\naddress = \"ns2.example\"\n".to_owned(),
+                "is not an address",
+            ),
+            (
+                "[[transfer.rule]]\nkeys = [\"bad..key\"]\n".to_owned(),
+                "transfer.rule",
+            ),
             (
                 "[transfer]\nallow = [\"10.1.0.0/8\"]\n".to_owned(),
                 "bits set past the /8",
@@ -606,7 +640,12 @@ mod tests {
             assert!(err.to_string().contains(wanted), "{text}: {err}");
         }
         let config = Config::parse(one, Path::new("c.toml")).unwrap();
-        assert_eq!(config.secondaries[0].address.port(), 53);
+        assert_eq!(
+            config.secondaries[0].address.0.port(),
+            53,
+            "port 53 by default"
+        );
+        assert_eq!(config.secondaries[0].mode, SecondaryMode::Required);
         assert!(
             config.secondaries[0].zones.is_empty(),
             "all zones by default"

@@ -25,6 +25,7 @@ use nebula_wire::Name;
 use serde_json::{json, Value};
 
 use crate::check_zone::{format_for_path, load_validated};
+use crate::ctl_transfer::{secondaries_command, tsig_command, KeysCommand, SecondariesCommand};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -104,6 +105,12 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// TSIG keys (`keys tsig list|create|rotate|delete`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Secondary servers of our zones: declare, remove, list.
+    #[command(subcommand)]
+    Secondaries(SecondariesCommand),
 }
 
 /// Options every write takes.
@@ -265,12 +272,12 @@ pub fn run(cli: &Cli) -> ExitCode {
 
 /// A failed command: what to print and the exit code.
 #[derive(Debug)]
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
-fn fail(code: u8, message: impl Into<String>) -> Failure {
+pub(crate) fn fail(code: u8, message: impl Into<String>) -> Failure {
     Failure {
         code,
         message: message.into(),
@@ -293,7 +300,7 @@ fn token(cli: &Cli) -> Result<Option<String>, String> {
 }
 
 /// Sends a request and maps the answer's status to an exit code.
-fn call(
+pub(crate) fn call(
     client: &Client,
     method: &str,
     path: &str,
@@ -321,7 +328,7 @@ fn call(
     ))
 }
 
-fn write_headers(write: &WriteOptions) -> Vec<(&str, &str)> {
+pub(crate) fn write_headers(write: &WriteOptions) -> Vec<(&str, &str)> {
     write
         .idempotency_key
         .as_deref()
@@ -329,7 +336,7 @@ fn write_headers(write: &WriteOptions) -> Vec<(&str, &str)> {
         .unwrap_or_default()
 }
 
-fn write_query(path: String, write: &WriteOptions) -> String {
+pub(crate) fn write_query(path: String, write: &WriteOptions) -> String {
     if write.dry_run {
         format!("{path}?dry_run=true")
     } else {
@@ -349,14 +356,14 @@ fn absolute(zone: &str) -> String {
     }
 }
 
-fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
 }
 
-fn text(value: &Value, key: &str) -> String {
+pub(crate) fn text(value: &Value, key: &str) -> String {
     match value.get(key) {
         None | Some(Value::Null) => "-".to_owned(),
         Some(Value::String(s)) => s.clone(),
@@ -389,7 +396,10 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
 }
 
 /// Prints JSON objects as a table, one column per (header, key).
-fn print_table<'a>(items: impl IntoIterator<Item = &'a Value>, columns: &[(&str, &str)]) {
+pub(crate) fn print_table<'a>(
+    items: impl IntoIterator<Item = &'a Value>,
+    columns: &[(&str, &str)],
+) {
     let rows: Vec<Vec<String>> = items
         .into_iter()
         .map(|item| columns.iter().map(|(_, key)| text(item, key)).collect())
@@ -399,7 +409,7 @@ fn print_table<'a>(items: impl IntoIterator<Item = &'a Value>, columns: &[(&str,
 }
 
 /// Prints a write's result.
-fn print_write(cli: &Cli, reply: &Reply) {
+pub(crate) fn print_write(cli: &Cli, reply: &Reply) {
     let value = reply.json();
     if cli.output == Output::Json {
         print_json(&value);
@@ -502,6 +512,8 @@ fn execute(cli: &Cli, client: &Client) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(command) => token_command(cli, client, command),
+        Command::Keys(KeysCommand::Tsig(command)) => tsig_command(cli, client, command),
+        Command::Secondaries(command) => secondaries_command(cli, client, command),
     }
 }
 

@@ -11,12 +11,16 @@ pub mod cookie;
 #[cfg(feature = "cluster")]
 pub mod ctl;
 #[cfg(feature = "cluster")]
+mod ctl_transfer;
+#[cfg(feature = "cluster")]
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod peers;
 #[cfg(feature = "cluster")]
 pub mod server;
 pub mod tcp;
 pub mod transfer;
+pub mod tsig;
 pub mod udp;
 pub mod zones;

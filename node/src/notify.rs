@@ -1,11 +1,12 @@
-//! NOTIFY out (RFC 1996): tells the declared secondaries (`[[secondary]]`) that a zone has a new
+//! NOTIFY out (RFC 1996): tells the declared secondaries (`[[secondary]]` and the API's) that a zone has a new
 //! version, so they ask for it at once instead of waiting for their refresh timer.
 //!
 //! A watcher compares every zone's serial in the catalog with the serial last announced (zones
 //! present at start-up are announced too, as BIND and Knot do on load) and starts one sender per
 //! secondary that takes the zone. A sender sends NOTIFY (opcode 4, AA, the zone's SOA in the
 //! question and the answer, RFC 1996 §3.7) from its own UDP socket and resends after 1, 2, 4, 8
-//! and 16 seconds until a response with the same id arrives; it stops early when a newer version
+//! and 16 seconds until a response with the same id arrives (signed with TSIG when the secondary
+//! has a key); it stops early when a newer version
 //! replaced the one it announces, since that version has a sender of its own.
 
 use std::collections::HashMap;
@@ -16,11 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use nebula_store::records::Secondary;
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
-use nebula_wire::{Class, Header, Message, Name, Question, RType, Record};
-use serde::{Deserialize, Serialize};
+use nebula_wire::tsig::{Key, Stream};
+use nebula_wire::Rcode;
+use nebula_wire::{Class, Header, Message, Question, RType, Record};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
+
+use crate::transfer::Policy;
+use crate::tsig::unix_timers;
 
 /// How often the watcher looks for new versions.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
@@ -33,63 +39,43 @@ const RETRY_WAITS: [Duration; 5] = [
     Duration::from_secs(16),
 ];
 
-/// A secondary server of our zones, as declared in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Secondary {
-    /// A name for logs and, later, the API and metrics (e.g. `bind-ams1`).
-    pub name: String,
-    /// Where its DNS server listens; NOTIFY goes there over UDP.
-    pub address: SocketAddr,
-    /// The zones it serves from us (`example.com.`); empty: every zone.
-    #[serde(default)]
-    pub zones: Vec<String>,
-}
-
-impl Secondary {
-    /// The zones it takes as lower-case wire names (the catalog's keys); None: every zone.
-    fn zone_keys(&self) -> Option<Vec<Vec<u8>>> {
-        (!self.zones.is_empty()).then(|| {
-            self.zones
-                .iter()
-                .filter_map(|z| Name::from_text(z, None).ok())
-                .map(|name| name.to_lowercase().as_wire().to_vec())
-                .collect()
-        })
-    }
-}
-
-/// Watches `catalog` until `stop` turns true, notifying `secondaries` of every new version.
+/// Watches `catalog` until `stop` turns true, notifying the secondaries of every new version.
 pub async fn run(
     catalog: Arc<ArcSwap<Catalog>>,
-    secondaries: Arc<[Secondary]>,
+    policy: Arc<Policy>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if secondaries.is_empty() {
-        return;
-    }
     let ids = Arc::new(AtomicU16::new(initial_id()));
-    // Parsed once: the watcher looks at every zone ten times a second.
-    let takes: Vec<Option<Vec<Vec<u8>>>> = secondaries.iter().map(Secondary::zone_keys).collect();
-    let mut announced: HashMap<Vec<u8>, u32> = HashMap::new();
+    // Per zone and secondary, the serial last announced: a secondary declared later (by API)
+    // hears of the current versions too.
+    let mut announced: HashMap<(Vec<u8>, String), u32> = HashMap::new();
     loop {
         let current = catalog.load_full();
+        let peers = policy.peers.load();
         for zone in current.zones() {
             let key = zone.origin_key();
-            if announced.get(key) == Some(&zone.serial()) {
-                continue;
-            }
-            announced.insert(key.to_vec(), zone.serial());
-            let wanted = secondaries.iter().zip(&takes).filter(|(_, keys)| {
-                keys.as_ref()
-                    .is_none_or(|keys| keys.iter().any(|k| k.as_slice() == key))
-            });
-            for (secondary, _) in wanted {
+            for secondary in peers.taking(key) {
+                let seen = (key.to_vec(), secondary.name.clone());
+                if announced.get(&seen) == Some(&zone.serial()) {
+                    continue;
+                }
+                announced.insert(seen, zone.serial());
                 let id = ids.fetch_add(1, Ordering::Relaxed);
+                let signing = match &secondary.key {
+                    None => None,
+                    Some(name) => match policy.key(name) {
+                        Some(key) => Some(key),
+                        None => {
+                            tracing::warn!(secondary = %secondary.name, key = %name, "NOTIFY not sent: the secondary's TSIG key does not exist");
+                            continue;
+                        }
+                    },
+                };
                 tokio::spawn(send(
                     Arc::clone(&catalog),
                     Arc::clone(zone),
                     secondary.clone(),
+                    signing,
                     id,
                 ));
             }
@@ -135,13 +121,24 @@ fn notify_message(zone: &ZoneSnapshot, id: u16) -> Option<Vec<u8>> {
 }
 
 /// Sends one NOTIFY until it is answered, replaced or given up.
-async fn send(catalog: Arc<ArcSwap<Catalog>>, zone: Arc<ZoneSnapshot>, to: Secondary, id: u16) {
+async fn send(
+    catalog: Arc<ArcSwap<Catalog>>,
+    zone: Arc<ZoneSnapshot>,
+    to: Secondary,
+    key: Option<Key>,
+    id: u16,
+) {
     let origin = zone.origin().to_string();
     let serial = zone.serial();
-    let Some(packet) = notify_message(&zone, id) else {
+    let address = to.address.0;
+    let Some(mut packet) = notify_message(&zone, id) else {
         return;
     };
-    let socket = match bind_for(to.address).await {
+    if let Some(key) = key {
+        // Signed once: the retries end well within the fudge.
+        Stream::request(key).sign(&mut packet, unix_timers(), Rcode::NOERROR, &[]);
+    }
+    let socket = match bind_for(address).await {
         Ok(socket) => socket,
         Err(e) => {
             tracing::warn!(secondary = %to.name, zone = %origin, error = %e, "cannot send NOTIFY: no UDP socket");
@@ -156,18 +153,18 @@ async fn send(catalog: Arc<ArcSwap<Catalog>>, zone: Arc<ZoneSnapshot>, to: Secon
         if replaced {
             return;
         }
-        if let Err(e) = socket.send_to(&packet, to.address).await {
+        if let Err(e) = socket.send_to(&packet, address).await {
             tracing::debug!(secondary = %to.name, zone = %origin, error = %e, "NOTIFY not sent");
         } else if let Ok(Some(rcode)) =
-            tokio::time::timeout(*wait, response(&socket, to.address, id)).await
+            tokio::time::timeout(*wait, response(&socket, address, id)).await
         {
-            tracing::info!(secondary = %to.name, address = %to.address, zone = %origin, serial, tries = attempt + 1, rcode, "NOTIFY answered");
+            tracing::info!(secondary = %to.name, address = %address, zone = %origin, serial, tries = attempt + 1, rcode, "NOTIFY answered");
             return;
         }
     }
     tracing::warn!(
         secondary = %to.name,
-        address = %to.address,
+        address = %address,
         zone = %origin,
         serial,
         tries = RETRY_WAITS.len(),

@@ -28,9 +28,11 @@ use nebula_api::ApiState;
 use nebula_raft::{Cluster, ClusterConfig, NodeInfo};
 use nebula_store::db::Db;
 use nebula_store::diff::diff;
+use nebula_store::meta::read_tsig_key;
 use nebula_store::state::{
     list_heads, read_head, read_history, read_token, read_version, zone_key, Command, TokenRecord,
 };
+use nebula_wire::tsig::Key;
 use nebula_wire::{Name, Record};
 
 use crate::answer::{EngineConfig, Identity};
@@ -38,8 +40,9 @@ use crate::config::{Config, LogFormat, LogSection, TracingSection};
 use crate::cookie::CookieSecret;
 use crate::http::{api_router, metrics_router, HttpState};
 use crate::metrics::Metrics;
+use crate::peers::Peers;
 use crate::tcp::TcpLimits;
-use crate::transfer::{Journal, Policy};
+use crate::transfer::{Policy, Store};
 use crate::udp::{Shared, UDP_PATH};
 use crate::zones::{Reloader, EXAMPLE_ZONE};
 
@@ -342,12 +345,20 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         edns_payload: config.dns.edns_payload,
         transfer_allow: config.transfer.allow.clone().into(),
     };
+    let peers = Arc::new(Peers::new(config.secondaries.clone()));
+    let transfers = Arc::new(Policy {
+        allow: config.transfer.allow.clone(),
+        rules: config.transfer.rules.clone(),
+        peers: Arc::clone(&peers),
+        store: OnceLock::new(),
+    });
     let shutdown = Arc::new(AtomicBool::new(false));
     let shared = Shared {
         catalog: Arc::clone(&catalog),
         metrics: Arc::clone(&metrics),
         engine,
         shutdown: Arc::clone(&shutdown),
+        policy: Arc::clone(&transfers),
     };
     let workers = if config.dns.udp_workers == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -360,15 +371,6 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         max_connections: config.dns.tcp_max_connections,
         max_per_client: config.dns.tcp_max_connections_per_client,
     };
-    let transfers = Arc::new(Policy {
-        allow: config.transfer.allow.clone(),
-        peers: config
-            .secondaries
-            .iter()
-            .map(|s| (s.address.ip().to_canonical(), s.name.clone()))
-            .collect(),
-        journal: OnceLock::new(),
-    });
     let mut udp_threads = Vec::new();
     let mut tcp_tasks = Vec::new();
     let mut announcements = Vec::new();
@@ -393,7 +395,6 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             listener,
             shared.clone(),
             limits,
-            Arc::clone(&transfers),
             stop_rx.clone(),
             TCP_DRAIN,
         )));
@@ -403,9 +404,11 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     announcements.push(format!("http {http_addr}"));
     let cluster = start_cluster(&config, http_addr, Arc::clone(&catalog)).await?;
-    let _ = transfers.journal.set(Arc::new(StoreJournal {
+    let _ = transfers.store.set(Arc::new(StoreView {
         db: Arc::clone(cluster.db()),
     }));
+    let peers_task =
+        tokio::spawn(Arc::clone(&peers).refresh(Arc::clone(cluster.db()), stop_rx.clone()));
     let (admin_token, created) = load_or_create_admin_token(&config.server.data_dir)
         .map_err(|e| ServerError::Token(e.message))?;
     let token_path = admin_token_path(&config.server.data_dir);
@@ -451,7 +454,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let http_task = tokio::spawn(serve_http(http, router, stop_rx.clone()));
     let notify_task = tokio::spawn(crate::notify::run(
         Arc::clone(&catalog),
-        config.secondaries.clone().into(),
+        Arc::clone(&transfers),
         stop_rx.clone(),
     ));
     let metrics_task = tokio::spawn(serve_http(
@@ -494,6 +497,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         shutdown.store(true, Ordering::Relaxed);
         let _ = http_task.await;
         let _ = notify_task.await;
+        let _ = peers_task.await;
         let _ = metrics_task.await;
         cluster.shutdown().await;
         for thread in udp_threads {
@@ -624,12 +628,23 @@ fn cookie_secret(data_dir: &Path) -> Result<CookieSecret, ServerError> {
 /// How many versions back IXFR looks for the client's serial; older clients get the whole zone.
 const IXFR_HISTORY: u64 = 1000;
 
-/// The replicated store's version history, for IXFR.
-struct StoreJournal {
+/// The replicated store as transfers need it: version history for IXFR, TSIG keys.
+struct StoreView {
     db: Arc<Db>,
 }
 
-impl Journal for StoreJournal {
+impl Store for StoreView {
+    fn tsig_key(&self, name: &Name) -> Option<Key> {
+        let record = read_tsig_key(&self.db, &name.to_string()).ok()??;
+        match record.key() {
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!(key = %name, error = %e, "unusable TSIG key");
+                None
+            }
+        }
+    }
+
     fn difference(&self, zone: &Name, from: u32) -> Option<(Vec<Record>, Vec<Record>)> {
         let key = zone_key(zone);
         let head = read_head(&self.db, &key).ok()??;

@@ -13,8 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::answer::{Responder, Transport};
-use crate::transfer::{self, Policy};
+use crate::answer::{Outcome, Responder, Transport};
+use crate::transfer;
+use crate::tsig::sign_answer;
 use crate::udp::{record, unix_now, Shared};
 
 /// TCP limits from the configuration.
@@ -71,7 +72,6 @@ pub async fn serve(
     listener: TcpListener,
     shared: Shared,
     limits: TcpLimits,
-    transfers: Arc<Policy>,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
@@ -100,11 +100,10 @@ pub async fn serve(
                 };
                 let shared = shared.clone();
                 let stop = stop.clone();
-                let transfers = transfers.clone();
                 connections.spawn(async move {
                     let _permit = permit;
                     let _slot = slot;
-                    if let Err(e) = connection(stream, peer, shared, &transfers, limits.idle_timeout, stop).await {
+                    if let Err(e) = connection(stream, peer, shared, limits.idle_timeout, stop).await {
                         tracing::debug!(%peer, error = %e, "TCP connection ended with an error");
                     }
                 });
@@ -130,7 +129,6 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Shared,
-    transfers: &Policy,
     idle: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -158,7 +156,7 @@ async fn connection(
             Ok(result) => result?,
         };
         if let Some(request) = transfer::recognise(&query) {
-            transfer::serve(&mut stream, request, peer.ip(), &shared, transfers, idle).await?;
+            transfer::serve(&mut stream, request, peer.ip(), &shared, idle).await?;
             continue;
         }
         let started = Instant::now();
@@ -174,6 +172,13 @@ async fn connection(
             )
         };
         record(&shared.metrics, Transport::Tcp, outcome, started);
+        if let Outcome::Answered {
+            signed: Some(limit),
+            ..
+        } = outcome
+        {
+            sign_answer(&query, &mut response, &shared.policy, limit);
+        }
         if response.is_empty() {
             continue;
         }

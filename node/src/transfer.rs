@@ -14,8 +14,12 @@
 //! zone's size and a slow reader slows the stream instead of growing a buffer.
 //!
 //! Who may transfer: clients whose address falls in `[transfer] allow` (address prefixes;
-//! loopback only by default). Others get REFUSED; a zone this server does not serve gets
-//! NOTAUTH (RFC 5936 §2.2.1). TSIG-signed requests are refused until TSIG verification lands.
+//! loopback only by default), those a `[[transfer.rule]]` admits (zones, address prefixes, TSIG
+//! keys), and each declared secondary for its zones from its address (with its key, when it
+//! has one). Others get REFUSED; a zone this server does not serve gets NOTAUTH (RFC 5936
+//! §2.2.1). A signed request is verified first (RFC 8945 §5.2): an unknown key is BADKEY, a
+//! wrong MAC BADSIG (both answered NOTAUTH with an unsigned TSIG record), a time outside the
+//! fudge BADTIME (signed); a verified request gets every message of its answer signed.
 
 use std::fmt;
 use std::io;
@@ -28,6 +32,7 @@ use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::ZoneSnapshot;
 use nebula_wire::codec::{NameKind, Writer};
 use nebula_wire::message::encode_record;
+use nebula_wire::tsig::{self, Key, Timers, DEFAULT_FUDGE};
 use nebula_wire::{
     Class, Counts, Header, Message, Name, QueryView, Question, RData, RType, Rcode, Record,
 };
@@ -35,6 +40,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::peers::Peers;
+use crate::tsig::{authenticate, unix_now, Signing};
 use crate::udp::Shared;
 
 /// A message is closed once it reaches this size. Larger messages mean fewer of them (BIND and
@@ -46,8 +53,9 @@ const MESSAGE_TARGET: usize = 16 * 1024;
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// The largest DNS message over TCP (RFC 1035 §4.2.2: a two-octet length), less the 11 octets
-/// of the OPT record the first message may still need.
-const MESSAGE_MAX: usize = 65_535 - 11;
+/// of the OPT record the first message may still need and room for a TSIG record (key and
+/// algorithm names of at most 255 octets each, a 64-octet MAC, the fixed fields).
+const MESSAGE_MAX: usize = 65_535 - 11 - 620;
 
 /// An address prefix such as `192.0.2.0/24` or `2001:db8::/32` (a bare address is a /32 or /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,31 +158,87 @@ pub fn loopback() -> Vec<IpPrefix> {
     ]
 }
 
-/// What a node knows about transfers: who may ask, and the version history IXFR reads (set
-/// once the replicated store is open; zones from files have none).
-#[derive(Default)]
+/// `[[transfer.rule]]`: transfers of `zones` (all when empty) from `address` (anywhere when
+/// empty), signed with one of `keys` (unsigned too when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub address: Vec<IpPrefix>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// Whether `names` (zone or key names as written) is empty or holds `name` (lower-case).
+fn names_hold(names: &[String], name: &Name) -> bool {
+    names.is_empty()
+        || names.iter().any(|n| {
+            Name::from_text(n, Some(&Name::root())).is_ok_and(|n| n.to_lowercase() == *name)
+        })
+}
+
+impl Rule {
+    fn matches(&self, peer: IpAddr, zone: &Name, key: Option<&Name>) -> bool {
+        names_hold(&self.zones, zone)
+            && (self.address.is_empty() || self.address.iter().any(|p| p.contains(peer)))
+            && (self.keys.is_empty() || key.is_some_and(|key| names_hold(&self.keys, key)))
+    }
+}
+
+/// What a node knows about transfers: who may ask, the secondaries, and the replicated store
+/// (set once it is open).
 pub struct Policy {
+    /// Unsigned (or signed) transfers of every zone from these prefixes.
     pub allow: Vec<IpPrefix>,
-    /// Declared secondaries by address, which name them in metrics.
-    pub peers: Vec<(IpAddr, String)>,
-    pub journal: OnceLock<Arc<dyn Journal>>,
+    pub rules: Vec<Rule>,
+    /// Declared secondaries: each may transfer the zones it takes from its address, with its
+    /// key when it has one; they also name peers in metrics.
+    pub peers: Arc<Peers>,
+    pub store: OnceLock<Arc<dyn Store>>,
 }
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Policy")
             .field("allow", &self.allow)
-            .field("journal", &self.journal.get().is_some())
-            .finish()
+            .field("rules", &self.rules)
+            .field("store", &self.store.get().is_some())
+            .finish_non_exhaustive()
     }
 }
 
-/// A zone's version history, as IXFR needs it.
-pub trait Journal: Send + Sync {
+impl Policy {
+    /// A TSIG key by name (as configuration writes it).
+    pub fn key(&self, name: &str) -> Option<Key> {
+        let name = Name::from_text(name, Some(&Name::root())).ok()?;
+        self.store.get()?.tsig_key(&name)
+    }
+
+    /// Whether `peer` may transfer `zone` (lower-case), having signed with `key` (verified).
+    fn allows(&self, peer: IpAddr, zone: &Name, key: Option<&Name>) -> bool {
+        let zone_text = zone.to_string();
+        self.allow.iter().any(|prefix| prefix.contains(peer))
+            || self.rules.iter().any(|rule| rule.matches(peer, zone, key))
+            || self.peers.load().list.iter().any(|s| {
+                s.address.0.ip().to_canonical() == peer.to_canonical()
+                    && s.takes(&zone_text)
+                    && s.key.as_ref().is_none_or(|k| {
+                        key.is_some_and(|key| names_hold(std::slice::from_ref(k), key))
+                    })
+            })
+    }
+}
+
+/// What transfers and NOTIFY need from the replicated store.
+pub trait Store: Send + Sync {
     /// The change from the version of `zone` with SOA serial `from` to the current one, as RFC
     /// 1995 difference halves (deleted records led by the old SOA, added ones led by the new),
     /// or None when the history does not reach back to `from`.
     fn difference(&self, zone: &Name, from: u32) -> Option<(Vec<Record>, Vec<Record>)>;
+    /// A TSIG key by (lower-case) name.
+    fn tsig_key(&self, name: &Name) -> Option<Key>;
 }
 
 /// A transfer request: AXFR or IXFR, opcode QUERY, exactly one question.
@@ -182,7 +246,8 @@ pub trait Journal: Send + Sync {
 pub struct Request {
     header: Header,
     question: Question,
-    signed: bool,
+    /// The request as received, when it carries a TSIG record (its MAC covers these bytes).
+    signed: Option<Vec<u8>>,
     /// IXFR: the serial of the client's SOA in the authority section (RFC 1995 §3).
     client_serial: Option<u32>,
     /// The query had an OPT record: the first message of the answer carries one (RFC 6891 §7).
@@ -210,7 +275,7 @@ pub fn recognise(query: &[u8]) -> Option<Request> {
     Some(Request {
         header: view.header,
         question,
-        signed: view.has_tsig,
+        signed: view.has_tsig.then(|| query.to_vec()),
         client_serial,
         edns: view.edns.is_some(),
     })
@@ -223,6 +288,7 @@ struct Messages<'a> {
     count: u16,
     /// The UDP payload size our OPT record announces, until the first message has carried it.
     opt: Option<u16>,
+    signing: Signing,
 }
 
 impl Messages<'_> {
@@ -266,7 +332,31 @@ impl Messages<'_> {
             self.writer.u16(0);
             self.writer.patch_u16(10, 1);
         }
-        let bytes = self.writer.as_bytes();
+        let signed;
+        let bytes = match &mut self.signing {
+            Signing::None => self.writer.as_bytes(),
+            Signing::Chain {
+                stream,
+                time,
+                error,
+                other,
+            } => {
+                let mut message = self.writer.as_bytes().to_vec();
+                let timers = Timers {
+                    time: time.unwrap_or_else(unix_now),
+                    fudge: DEFAULT_FUDGE,
+                };
+                stream.sign(&mut message, timers, *error, other);
+                signed = message;
+                &signed
+            }
+            Signing::Error { key_name, tsig } => {
+                let mut message = self.writer.as_bytes().to_vec();
+                tsig::append_tsig(&mut message, key_name, tsig);
+                signed = message;
+                &signed
+            }
+        };
         let len = u16::try_from(bytes.len())
             .map_err(|_| io::Error::other("a transfer message exceeded 65535 octets"))?;
         out.extend_from_slice(&len.to_be_bytes());
@@ -289,11 +379,26 @@ pub async fn serve(
     request: Request,
     peer: IpAddr,
     shared: &Shared,
-    policy: &Policy,
     idle: Duration,
 ) -> io::Result<()> {
+    let policy = &*shared.policy;
     let kind = request.question.qtype;
     let zone_name = request.question.name.to_string();
+    let mut refusal = None;
+    let mut signing = Signing::None;
+    let mut key_name = None;
+    if let Some(raw) = &request.signed {
+        match authenticate(raw, policy, unix_now()) {
+            Ok((chain, name)) => {
+                signing = chain;
+                key_name = Some(name);
+            }
+            Err(failed) => {
+                signing = failed.signing;
+                refusal = Some((failed.rcode, failed.why, failed.failure));
+            }
+        }
+    }
     let mut out = Out {
         stream,
         messages: Messages {
@@ -301,37 +406,32 @@ pub async fn serve(
             request: &request,
             count: 0,
             opt: request.edns.then_some(shared.engine.edns_payload),
+            signing,
         },
         sent: Sent::default(),
         pending: Vec::with_capacity(WRITE_BATCH + MESSAGE_TARGET + 1024),
         idle,
     };
-    let refusal = if request.question.qclass != Class::IN {
-        Some((Rcode::NOTAUTH, "not class IN"))
-    } else if !policy.allow.iter().any(|prefix| prefix.contains(peer)) {
-        Some((Rcode::REFUSED, "the client is not in [transfer] allow"))
-    } else if request.signed {
-        Some((
-            Rcode::REFUSED,
-            "TSIG-signed transfers are not supported yet",
-        ))
-    } else {
-        None
-    };
+    let zone_lower = request.question.name.to_lowercase();
+    if refusal.is_none() && request.question.qclass != Class::IN {
+        refusal = Some((Rcode::NOTAUTH, "not class IN".to_owned(), "notauth"));
+    } else if refusal.is_none() && !policy.allows(peer, &zone_lower, key_name.as_ref()) {
+        let why = match &key_name {
+            Some(key) => format!("no [transfer] allow prefix, [[transfer.rule]] or secondary admits this address with TSIG key {key}"),
+            None => "no [transfer] allow prefix, [[transfer.rule]] or secondary admits this address without a TSIG key".to_owned(),
+        };
+        refusal = Some((Rcode::REFUSED, why, "refused"));
+    }
     // Metric labels: a declared secondary's name and a served zone, else `other`.
-    let served = {
-        let key = request.question.name.to_lowercase();
-        shared.catalog.load().get(key.as_wire()).cloned()
-    };
+    let served = shared.catalog.load().get(zone_lower.as_wire()).cloned();
     let zone_label = served.as_ref().map_or_else(
         || "other".to_owned(),
         |z| z.origin().to_lowercase().to_string(),
     );
-    let peer_label = policy
-        .peers
-        .iter()
-        .find(|(ip, _)| *ip == peer.to_canonical())
-        .map_or("other", |(_, name)| name.as_str());
+    let peers = policy.peers.load();
+    let peer_label = peers
+        .at(peer, key_name.as_ref())
+        .map_or("other", |s| s.name.as_str());
     let count = |result| {
         shared
             .metrics
@@ -339,14 +439,13 @@ pub async fn serve(
     };
     let zone = if refusal.is_some() { None } else { served };
     let Some(zone) = zone else {
-        let (rcode, why) =
-            refusal.unwrap_or((Rcode::NOTAUTH, "this server does not serve the zone"));
+        let (rcode, why, result) = refusal.unwrap_or((
+            Rcode::NOTAUTH,
+            "this server does not serve the zone".to_owned(),
+            "notauth",
+        ));
         tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
-        count(if rcode == Rcode::REFUSED {
-            "refused"
-        } else {
-            "notauth"
-        });
+        count(result);
         out.messages.start(rcode);
         out.send().await?;
         return out.write_pending().await;
@@ -388,6 +487,7 @@ pub async fn serve(
         form,
         from = ?request.client_serial,
         serial = zone.serial(),
+        tsig = ?key_name.as_ref().map(ToString::to_string),
         records = out.sent.records,
         messages = out.sent.messages,
         bytes = out.sent.bytes,
@@ -420,9 +520,9 @@ async fn incremental(
         return Some(vec![current]);
     }
     // Reading two versions of a large zone and diffing them is blocking work.
-    let journal = Arc::clone(policy.journal.get()?);
+    let store = Arc::clone(policy.store.get()?);
     let origin = zone.origin().clone();
-    let (deleted, added) = tokio::task::spawn_blocking(move || journal.difference(&origin, from))
+    let (deleted, added) = tokio::task::spawn_blocking(move || store.difference(&origin, from))
         .await
         .ok()??;
     // The history's newest version may be newer than this snapshot: its SOA closes the answer.

@@ -24,6 +24,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::answer::{EngineConfig, Outcome, Responder, Transport};
 use crate::metrics::Metrics;
+use crate::transfer::Policy;
+use crate::tsig::sign_answer;
 
 /// The name of this path in logs and the `nebula_build_info` metric.
 pub const UDP_PATH: &str = "recvmmsg";
@@ -40,6 +42,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub engine: EngineConfig,
     pub shutdown: Arc<AtomicBool>,
+    /// Transfers and TSIG: who may transfer, the secondaries, the keys.
+    pub policy: Arc<Policy>,
 }
 
 /// Binds `workers` sockets to `addr` (port 0 picks one port for all of them).
@@ -155,6 +159,13 @@ impl Worker {
                     response,
                 );
                 record(&self.shared.metrics, Transport::Udp, outcome, started);
+                if let Outcome::Answered {
+                    signed: Some(limit),
+                    ..
+                } = outcome
+                {
+                    sign_answer(&packets[index][..len], response, &self.shared.policy, limit);
+                }
                 if !response.is_empty() {
                     destinations[ready] = Some(SockaddrStorage::from(peer));
                     ready += 1;

@@ -17,11 +17,13 @@ use std::time::Duration;
 
 use nebula_wire::{DecodeOptions, Message, Name, RData, RType, Record};
 
+use nebula_api::client::Body;
 use support::exchange::{
     query, read_framed, tcp_transfer, udp_exchange, write_framed, EXCHANGE_TIMEOUT,
 };
 use support::nebula::Nebula;
 use support::peers::{free_port, Peer, PeerKind, TempDir, ZoneConfig};
+use support::tsig::{sign_request, ResponseVerifier, TsigKey};
 
 const ORIGIN: &str = "xfr.test.";
 const SERIAL: u32 = 2_026_112_601;
@@ -203,7 +205,7 @@ fn transfers_are_refused_outside_the_allowed_prefixes() {
     assert_eq!(reply.header.rcode, 5, "REFUSED from 127.0.0.1");
     assert!(reply.answers.is_empty());
     assert!(
-        server.log().contains("not in [transfer] allow"),
+        server.log().contains("no [transfer] allow prefix"),
         "{}",
         server.log()
     );
@@ -326,7 +328,7 @@ fn change_www(server: &Nebula, client: &nebula_api::client::Client, address: &st
         .request(
             "POST",
             "/api/v1/zones/example.com./records",
-            Some(nebula_api::client::Body::Json(body)),
+            Some(Body::Json(body)),
             &[],
         )
         .unwrap();
@@ -533,4 +535,213 @@ fn declared_secondaries_are_notified_of_every_new_version() {
         "each secondary answered the NOTIFY of both versions:\n{}",
         server.log()
     );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A TSIG-signed transfer of `zone` from `server`, every message's MAC checked by the tests'
+/// own TSIG code (independent of the server's).
+fn signed_transfer(
+    server: SocketAddr,
+    key: &TsigKey,
+    id: u16,
+    zone: &Name,
+    qtype: RType,
+) -> Result<Vec<Vec<u8>>, String> {
+    let request = sign_request(&query(id, zone, qtype, None), key, unix_now())?;
+    let messages =
+        tcp_transfer(server, &request.bytes, TRANSFER_TIMEOUT).map_err(|e| e.to_string())?;
+    let mut verifier = ResponseVerifier::new(key, &request);
+    for (i, message) in messages.iter().enumerate() {
+        verifier
+            .verify(message)
+            .map_err(|e| format!("message {i} of {}: {e}", messages.len()))?;
+    }
+    Ok(messages)
+}
+
+/// The first answer to a signed transfer request: its RCODE and TSIG error.
+fn signed_refusal(server: SocketAddr, request: &[u8]) -> (u8, Option<String>) {
+    let messages = tcp_transfer(server, request, TRANSFER_TIMEOUT).unwrap();
+    let reply = Message::decode(&messages[0]).unwrap();
+    let tsig = reply
+        .additional
+        .last()
+        .filter(|r| r.rtype() == RType::TSIG)
+        .map(|r| r.rdata.to_string());
+    (reply.header.rcode, tsig)
+}
+
+#[test]
+fn tsig_signed_transfers_and_notify_with_bind_knot_and_nsd() {
+    let kinds = [PeerKind::Bind, PeerKind::Knot, PeerKind::Nsd];
+    let key_names: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{}-xfr.test.", k.label()))
+        .collect();
+    // Nothing unsigned: only the keys may transfer.
+    let rule = format!("[transfer]\nallow = []\n\n[[transfer.rule]]\nkeys = {key_names:?}\n");
+    let (_dir, file, server) = serve_big_zone(&rule);
+    let client = api_client(&server);
+    let created = client
+        .request(
+            "POST",
+            "/api/v1/zones",
+            Some(Body::Json(serde_json::json!({
+                "name": "example.com.",
+                "master": "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n",
+            }))),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    // Keys made by the API, which shows each secret once.
+    let keys: Vec<TsigKey> = key_names
+        .iter()
+        .map(|name| {
+            let reply = client
+                .request(
+                    "POST",
+                    "/api/v1/tsig-keys",
+                    Some(Body::Json(serde_json::json!({ "name": name }))),
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            let value: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(value["algorithm"], "hmac-sha256");
+            let secret = data_encoding::BASE64
+                .decode(value["secret"].as_str().unwrap().as_bytes())
+                .unwrap();
+            TsigKey::new(name, &secret)
+        })
+        .collect();
+    let listed = client.get("/api/v1/tsig-keys").unwrap();
+    assert!(
+        listed.body.contains("bind-xfr.test.") && !listed.body.contains("secret"),
+        "metadata only: {}",
+        listed.body
+    );
+
+    // Unsigned: REFUSED. A wrong secret: NOTAUTH with BADSIG; an unknown key: BADKEY; both
+    // with an unsigned TSIG record (RFC 8945 §5.2).
+    let zone = origin();
+    let unsigned = tcp_transfer(
+        server.dns(),
+        &transfer_query(20, RType::AXFR),
+        TRANSFER_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(Message::decode(&unsigned[0]).unwrap().header.rcode, 5);
+    let wrong = TsigKey::new(&key_names[0], b"not the secret the API made, not at all");
+    let request = sign_request(&query(21, &zone, RType::AXFR, None), &wrong, unix_now()).unwrap();
+    let (rcode, tsig) = signed_refusal(server.dns(), &request.bytes);
+    assert_eq!(rcode, 9, "NOTAUTH");
+    assert!(
+        tsig.as_deref().is_some_and(|t| t.contains("BADSIG")),
+        "{tsig:?}"
+    );
+    let unknown = TsigKey::new("nobody.test.", b"0123456789abcdef0123456789abcdef");
+    let request = sign_request(&query(22, &zone, RType::AXFR, None), &unknown, unix_now()).unwrap();
+    let (rcode, tsig) = signed_refusal(server.dns(), &request.bytes);
+    assert_eq!(rcode, 9, "NOTAUTH");
+    assert!(
+        tsig.as_deref().is_some_and(|t| t.contains("BADKEY")),
+        "{tsig:?}"
+    );
+    let skewed = sign_request(
+        &query(23, &zone, RType::AXFR, None),
+        &keys[0],
+        unix_now() - 3600,
+    )
+    .unwrap();
+    let (rcode, tsig) = signed_refusal(server.dns(), &skewed.bytes);
+    assert_eq!(rcode, 9, "NOTAUTH");
+    assert!(
+        tsig.as_deref().is_some_and(|t| t.contains("BADTIME")),
+        "{tsig:?}"
+    );
+
+    // Signed: the whole zone, every message signed (about 190 of them).
+    let messages = signed_transfer(server.dns(), &keys[0], 24, &zone, RType::AXFR).unwrap();
+    assert!(messages.len() > 10);
+    let ours: BTreeSet<String> = check_transfer(&messages, 24, RType::AXFR, true)
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(ours, zone_keys(&file));
+
+    // BIND, Knot and NSD as secondaries with their keys, declared by API (NOTIFY, metrics).
+    let peers: Vec<Peer> = kinds
+        .iter()
+        .zip(&keys)
+        .map(|(&kind, key)| {
+            let zones = [
+                ZoneConfig::secondary(ORIGIN, server.dns()).with_key(key.clone()),
+                ZoneConfig::secondary("example.com.", server.dns()).with_key(key.clone()),
+            ];
+            let peer = Peer::spawn(kind, &zones).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            let reply = client
+                .request(
+                    "POST",
+                    "/api/v1/secondaries",
+                    Some(Body::Json(serde_json::json!({
+                        "name": kind.label(), "address": peer.address().to_string(),
+                        "key": key.name, "zones": [ORIGIN, "example.com."],
+                    }))),
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            peer
+        })
+        .collect();
+    for (peer, tsig_key) in peers.iter().zip(&keys) {
+        let kind = peer.kind();
+        peer.wait_for_serial(ORIGIN, TRANSFER_TIMEOUT, |s| s == SERIAL)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}\nour log:\n{}", server.log()));
+        let theirs: BTreeSet<String> = check_transfer(
+            &signed_transfer(peer.address(), tsig_key, 25, &zone, RType::AXFR)
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}")),
+            25,
+            RType::AXFR,
+            false,
+        )
+        .iter()
+        .map(key)
+        .collect();
+        assert!(theirs == ours, "{kind:?} serves other records than we sent");
+        peer.wait_for_zone("example.com.", TRANSFER_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}\nour log:\n{}", server.log()));
+    }
+    // A one-record change travels to each as a signed IXFR after our signed NOTIFY.
+    let next = change_www(&server, &client, "192.0.2.85");
+    for peer in &peers {
+        peer.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == next)
+            .unwrap_or_else(|e| panic!("{:?}: {e}\nour log:\n{}", peer.kind(), server.log()));
+    }
+    let log = server.log();
+    for name in &key_names {
+        assert!(
+            log.lines().any(|l| l.contains("zone transfer served")
+                && l.contains("incremental")
+                && l.contains(name.as_str())),
+            "an IXFR signed with {name}:\n{log}"
+        );
+    }
+    // Each peer is counted under its own name: the key tells them apart on one address.
+    let metrics = server.metrics_text().unwrap();
+    for kind in kinds {
+        let ok = format!(
+            "nebula_axfr_attempts_total{{peer=\"{}\",zone=\"example.com.\",direction=\"out\",result=\"ok\"}}",
+            kind.label()
+        );
+        assert!(metrics.contains(&ok), "{ok} in:\n{metrics}");
+    }
+    assert!(metrics.contains("result=\"badsig\"") && metrics.contains("result=\"badkey\""));
 }

@@ -17,6 +17,9 @@ pub mod export;
 mod fixtures;
 pub mod format;
 pub mod master;
+#[cfg(feature = "db")]
+pub mod meta;
+pub mod records;
 pub mod serial;
 pub mod snapshot;
 #[cfg(feature = "db")]

@@ -20,6 +20,8 @@ use crate::db::{decode_json, Batch, Cf, Db, DbError};
 use crate::diff::{diff, ZoneDiff};
 use crate::format::{from_document, Data, RecordEntry, Ttl, ZoneDocument};
 use crate::master;
+use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord};
+pub use crate::meta::{list_tokens, read_token};
 use crate::serial::{first_serial, next_serial, SerialPolicy};
 use crate::validate::{has_errors, validate};
 use crate::versions;
@@ -67,6 +69,22 @@ pub enum Command {
     RevokeToken {
         id: String,
     },
+    /// Create a TSIG key, or (`rotate`) give an existing one a new secret.
+    PutTsigKey {
+        key: TsigKeyRecord,
+        #[serde(default)]
+        rotate: bool,
+    },
+    DeleteTsigKey {
+        name: String,
+    },
+    /// Declare (or redeclare) a secondary server.
+    PutSecondary {
+        secondary: Secondary,
+    },
+    DeleteSecondary {
+        name: String,
+    },
 }
 
 impl Command {
@@ -77,7 +95,12 @@ impl Command {
             | Command::DeleteZone { zone }
             | Command::ChangeRecords { zone, .. }
             | Command::Rollback { zone, .. } => Some(zone),
-            Command::PutToken { .. } | Command::RevokeToken { .. } => None,
+            Command::PutToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::PutTsigKey { .. }
+            | Command::DeleteTsigKey { .. }
+            | Command::PutSecondary { .. }
+            | Command::DeleteSecondary { .. } => None,
         }
     }
 
@@ -92,6 +115,11 @@ impl Command {
             Command::Rollback { .. } => "rollback",
             Command::PutToken { .. } => "create_token",
             Command::RevokeToken { .. } => "revoke_token",
+            Command::PutTsigKey { rotate: false, .. } => "create_tsig_key",
+            Command::PutTsigKey { rotate: true, .. } => "rotate_tsig_key",
+            Command::DeleteTsigKey { .. } => "delete_tsig_key",
+            Command::PutSecondary { .. } => "put_secondary",
+            Command::DeleteSecondary { .. } => "delete_secondary",
         }
     }
 }
@@ -318,10 +346,6 @@ fn history_key(key: &str, version: u64) -> Vec<u8> {
     out
 }
 
-fn token_key(id: &str) -> Vec<u8> {
-    format!("token/{id}").into_bytes()
-}
-
 /// Reads a zone's head.
 pub fn read_head(db: &Db, key: &str) -> Result<Option<ZoneHead>, DbError> {
     db.get_json(Cf::State, &head_key(key))
@@ -393,17 +417,6 @@ pub fn verify_audit(db: &Db) -> Result<Result<u64, u64>, DbError> {
         count += 1;
     }
     Ok(Ok(count))
-}
-
-pub fn read_token(db: &Db, id: &str) -> Result<Option<TokenRecord>, DbError> {
-    db.get_json(Cf::State, &token_key(id))
-}
-
-pub fn list_tokens(db: &Db) -> Result<Vec<TokenRecord>, DbError> {
-    db.scan_prefix(Cf::State, b"token/")?
-        .into_iter()
-        .map(|(k, v)| decode_json(Cf::State, &k, &v))
-        .collect()
 }
 
 /// Whether a node id was ever a member and then removed (ids are never reused).
@@ -556,26 +569,18 @@ impl ZoneStore {
             }
         }
         let mut changes = Vec::new();
-        let result = match &stamped.command {
-            Command::PutToken { token } => {
-                batch.put_json(Cf::State, &token_key(&token.id), token)?;
-                Ok(token_result(format!(
-                    "token {} ({:?})",
-                    token.id, token.role
-                )))
-            }
-            Command::RevokeToken { id } => {
-                if read_token(&self.db, id)?.is_none() {
-                    Err(Rejection::new(
-                        RejectKind::NotFound,
-                        format!("no token with id {id}"),
-                    ))
-                } else {
-                    batch.delete(Cf::State, &token_key(id))?;
-                    Ok(token_result(format!("token {id} revoked")))
+        let result = match meta::plan(&self.db, &stamped.command, stamped.time_ms)? {
+            Some(Err(rejection)) => Err(rejection),
+            Some(Ok(plan)) => {
+                for write in &plan.writes {
+                    match write {
+                        MetaWrite::Put(key, value) => batch.put(Cf::State, key, value)?,
+                        MetaWrite::Delete(key) => batch.delete(Cf::State, key)?,
+                    }
                 }
+                Ok(meta_result(plan.summary))
             }
-            _ => match self.plan(stamped)? {
+            None => match self.plan(stamped)? {
                 Err(rejection) => Err(rejection),
                 Ok(plan) => Ok(self.write_plan(plan, stamped, &mut batch, &mut changes)?),
             },
@@ -598,17 +603,12 @@ impl ZoneStore {
 
     /// What `stamped` would do, without writing anything (`?dry_run=true`).
     pub fn preview(&self, stamped: &Stamped) -> Result<ApplyResult, DbError> {
-        Ok(match &stamped.command {
-            Command::PutToken { token } => Ok(dry(token_result(format!("token {}", token.id)))),
-            Command::RevokeToken { id } => match read_token(&self.db, id)? {
-                None => Err(Rejection::new(
-                    RejectKind::NotFound,
-                    format!("no token with id {id}"),
-                )),
-                Some(_) => Ok(dry(token_result(format!("token {id} revoked")))),
+        Ok(
+            match meta::plan(&self.db, &stamped.command, stamped.time_ms)? {
+                Some(planned) => planned.map(|plan| dry(meta_result(plan.summary))),
+                None => self.plan(stamped)?.map(|plan| dry(plan_result(&plan))),
             },
-            _ => self.plan(stamped)?.map(|plan| dry(plan_result(&plan))),
-        })
+        )
     }
 
     fn current(&self, key: &str) -> Option<&Slot> {
@@ -705,7 +705,12 @@ impl ZoneStore {
                     diff: None,
                 }));
             }
-            Command::PutToken { .. } | Command::RevokeToken { .. } => {
+            Command::PutToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::PutTsigKey { .. }
+            | Command::DeleteTsigKey { .. }
+            | Command::PutSecondary { .. }
+            | Command::DeleteSecondary { .. } => {
                 return Ok(Err(Rejection::new(
                     RejectKind::Invalid,
                     "not a zone command",
@@ -881,7 +886,7 @@ fn command_digest(stamped: &Stamped) -> String {
     data_encoding::HEXLOWER.encode(&hasher.finalize())
 }
 
-fn token_result(summary: String) -> WriteResult {
+fn meta_result(summary: String) -> WriteResult {
     WriteResult {
         outcome: Outcome::Applied,
         summary,

@@ -21,6 +21,7 @@ pub mod name;
 pub mod query;
 pub mod rdata;
 pub mod text;
+pub mod tsig;
 pub mod types;
 
 pub use error::{DecodeError, DecodeErrorKind, TextError};

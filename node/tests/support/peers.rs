@@ -72,7 +72,7 @@ impl PeerKind {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             PeerKind::Bind => "bind",
             PeerKind::Knot => "knot",

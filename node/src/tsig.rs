@@ -1,0 +1,200 @@
+//! TSIG (RFC 8945) on the serving side: verifying a signed request against the replicated
+//! keys, and signing the answer (every message of a transfer, or the one answer to a query) or
+//! answering with the TSIG error (§5.2).
+//!
+//! The data plane calls [`sign_answer`] only for queries that carry a TSIG record (the answer
+//! engine reports it), so unsigned queries pay nothing.
+
+use nebula_wire::codec::Reader;
+use nebula_wire::rdata::Tsig;
+use nebula_wire::tsig::{self, Algorithm, Failure, Stream, Timers, DEFAULT_FUDGE};
+use nebula_wire::{Header, Name, Rcode};
+
+use crate::transfer::Policy;
+
+/// The current time for TSIG.
+pub fn unix_now() -> u64 {
+    u64::from(crate::udp::unix_now())
+}
+
+/// Timers for a signature made now.
+pub fn unix_timers() -> Timers {
+    Timers {
+        time: unix_now(),
+        fudge: DEFAULT_FUDGE,
+    }
+}
+
+/// How the messages of an answer are signed.
+pub(crate) enum Signing {
+    None,
+    /// Each message, continuing the request's MAC chain; `time` overrides the time signed (the
+    /// request's, in a BADTIME answer).
+    Chain {
+        stream: Box<Stream>,
+        time: Option<u64>,
+        error: Rcode,
+        other: Vec<u8>,
+    },
+    /// An unsigned TSIG record that carries an error (BADKEY, BADSIG: RFC 8945 §5.2).
+    Error {
+        key_name: Name,
+        tsig: Tsig,
+    },
+}
+
+impl Signing {
+    pub(crate) fn chain(stream: Stream) -> Signing {
+        Signing::Chain {
+            stream: Box::new(stream),
+            time: None,
+            error: Rcode::NOERROR,
+            other: Vec::new(),
+        }
+    }
+}
+
+/// A request whose TSIG did not verify: the answer's signing, its RCODE and why, for the log.
+pub(crate) struct Unauthenticated {
+    pub signing: Signing,
+    pub rcode: Rcode,
+    pub why: String,
+    pub failure: &'static str,
+}
+
+/// Verifies a signed request (RFC 8945 §5.2): the key must be known with the algorithm used,
+/// the MAC must match and the time must be within the fudge. Returns the answer's signing and
+/// the key's name.
+pub(crate) fn authenticate(
+    raw: &[u8],
+    policy: &Policy,
+    now: u64,
+) -> Result<(Signing, Name), Box<Unauthenticated>> {
+    let found = match tsig::find(raw) {
+        Ok(Some(found)) => found,
+        Ok(None) | Err(_) => {
+            return Err(Box::new(Unauthenticated {
+                signing: Signing::None,
+                rcode: Rcode::FORMERR,
+                why: "malformed TSIG record".to_owned(),
+                failure: "formerr",
+            }))
+        }
+    };
+    let unsigned = |failure: Failure| {
+        Box::new(Unauthenticated {
+            signing: Signing::Error {
+                key_name: found.key_name.clone(),
+                tsig: tsig::unsigned_error(&found, now, failure.tsig_error()),
+            },
+            rcode: failure.rcode(),
+            why: format!("TSIG key {}: {failure}", found.key_name),
+            failure: tsig_label(&failure),
+        })
+    };
+    let key = policy
+        .store
+        .get()
+        .and_then(|store| store.tsig_key(&found.key_name.to_lowercase()))
+        .filter(|key| Algorithm::from_name(&found.tsig.algorithm) == Some(key.algorithm));
+    let Some(key) = key else {
+        return Err(unsigned(Failure::BadKey));
+    };
+    match Stream::request(key.clone()).verify(raw, now) {
+        Ok(_) => Ok((
+            Signing::chain(Stream::after(key, &found.tsig.mac)),
+            found.key_name.to_lowercase(),
+        )),
+        Err(Failure::BadTime) => Err(Box::new(Unauthenticated {
+            signing: Signing::Chain {
+                stream: Box::new(Stream::after(key, &found.tsig.mac)),
+                time: Some(found.tsig.time_signed),
+                error: Rcode::BADTIME,
+                other: tsig::badtime_other(now).to_vec(),
+            },
+            rcode: Rcode::NOTAUTH,
+            why: format!(
+                "TSIG key {}: {} (signed at {}, here it is {now})",
+                found.key_name,
+                Failure::BadTime,
+                found.tsig.time_signed
+            ),
+            failure: "badtime",
+        })),
+        Err(failure) => Err(unsigned(failure)),
+    }
+}
+
+/// The metric result of a TSIG failure.
+fn tsig_label(failure: &Failure) -> &'static str {
+    match failure {
+        Failure::BadKey => "badkey",
+        Failure::BadSig | Failure::Unsigned => "badsig",
+        Failure::BadTime => "badtime",
+        Failure::BadTrunc => "badtrunc",
+        Failure::FormErr => "formerr",
+    }
+}
+
+/// Signs `response`, the engine's answer to the TSIG-signed `query`, continuing the query's MAC
+/// chain; a query that does not verify gets its TSIG error answer instead (the engine's answer
+/// is dropped: RFC 8945 §5.2). An answer that the TSIG record would push past `limit` octets
+/// (UDP) is cut to its question with TC set, then signed (RFC 8945 §5.3).
+pub fn sign_answer(query: &[u8], response: &mut Vec<u8>, policy: &Policy, limit: usize) {
+    const TSIG_ROOM: usize = 100;
+    let now = unix_now();
+    let (mut signing, rcode) = match authenticate(query, policy, now) {
+        Ok((signing, _)) => (signing, None),
+        Err(failed) => {
+            tracing::info!(rcode = %failed.rcode, "signed query refused: {}", failed.why);
+            (failed.signing, Some(failed.rcode))
+        }
+    };
+    let cut = rcode.is_some() || response.len() + TSIG_ROOM > limit;
+    if cut {
+        let Some(end) = question_end(response) else {
+            return;
+        };
+        response.truncate(end);
+        // Counts: the question only.
+        if let Some(counts) = response.get_mut(6..12) {
+            counts.fill(0);
+        }
+        if let Some(flags) = response.get_mut(2..4) {
+            match rcode {
+                Some(rcode) => {
+                    flags[1] = (flags[1] & 0xF0) | (rcode.0 as u8 & 0x0F);
+                    flags[0] &= !0x04; // not authoritative
+                }
+                None => flags[0] |= 0x02, // TC
+            }
+        }
+    }
+    match &mut signing {
+        Signing::None => {}
+        Signing::Chain {
+            stream,
+            time,
+            error,
+            other,
+        } => {
+            let timers = Timers {
+                time: time.unwrap_or(now),
+                fudge: DEFAULT_FUDGE,
+            };
+            stream.sign(response, timers, *error, other);
+        }
+        Signing::Error { key_name, tsig } => tsig::append_tsig(response, key_name, tsig),
+    }
+}
+
+/// Where the question section of a message ends.
+fn question_end(message: &[u8]) -> Option<usize> {
+    let mut r = Reader::new(message);
+    let (_, counts) = Header::decode(&mut r).ok()?;
+    for _ in 0..counts.qd {
+        r.name(true).ok()?;
+        r.skip(4).ok()?;
+    }
+    Some(r.position())
+}
