@@ -503,3 +503,126 @@ fn nebulactl_commands_and_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
 }
+
+#[test]
+fn tsig_keys_and_secondaries_by_api_and_nebulactl() {
+    let cluster = TestCluster::start(BINARY.as_ref(), 1, "");
+    // Create: the secret is shown once, as a statement peers can paste.
+    let (code, out, err) = ctl(
+        &cluster,
+        &[
+            "keys",
+            "tsig",
+            "create",
+            "Xfr.Example.",
+            "--algorithm",
+            "hmac-sha512",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("key \"xfr.example.\" { algorithm hmac-sha512; secret \""),
+        "{out}"
+    );
+    let (code, out, _) = ctl(&cluster, &["keys", "tsig", "list", "-o", "json"]);
+    assert_eq!(code, 0);
+    let keys: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys[0]["name"], "xfr.example.");
+    assert_eq!(keys[0]["algorithm"], "hmac-sha512");
+    assert!(keys[0].get("secret").is_none(), "never listed: {out}");
+    // Twice: a conflict naming the fix; unknown algorithm, short or non-base64 secret: 400.
+    let (code, _, err) = ctl(&cluster, &["keys", "tsig", "create", "xfr.example."]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("rotate it"), "{err}");
+    for (body, wanted) in [
+        (json!({"name": "k.", "algorithm": "hmac-md5"}), "not one of"),
+        (json!({"name": "k.", "secret": "c2hvcnQ="}), "at least 16"),
+        (json!({"name": "k.", "secret": "!!"}), "not base64"),
+        (json!({"name": "k..", "secret": "c2hvcnQ="}), "k.."),
+        (json!({"name": "k.", "sekret": "x"}), "unknown field"),
+    ] {
+        let reply = cluster.request(
+            1,
+            "POST",
+            "/api/v1/tsig-keys",
+            Some(Body::Json(body.clone())),
+            &[],
+        );
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+        assert!(
+            reply.message().contains(wanted),
+            "{body}: {}",
+            reply.message()
+        );
+    }
+    // Rotate: a new secret, shown once.
+    let before = cluster
+        .request(1, "GET", "/api/v1/tsig-keys", None, &[])
+        .json();
+    let (code, rotated, err) = ctl(&cluster, &["keys", "tsig", "rotate", "xfr.example."]);
+    assert_eq!(code, 0, "{err}");
+    assert!(rotated.contains("secret"), "{rotated}");
+    let after = cluster
+        .request(1, "GET", "/api/v1/tsig-keys", None, &[])
+        .json();
+    assert_eq!(before[0]["created_ms"], after[0]["created_ms"]);
+    assert!(after[0]["rotated_ms"].as_u64().is_some(), "{after}");
+
+    // A secondary needs an existing key; its key cannot be deleted while it is declared.
+    let (code, _, err) = ctl(
+        &cluster,
+        &[
+            "secondaries",
+            "add",
+            "ns9",
+            "--address",
+            "192.0.2.9",
+            "--key",
+            "nope.",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no TSIG key nope."), "{err}");
+    let (code, out, err) = ctl(
+        &cluster,
+        &[
+            "secondaries",
+            "add",
+            "ns9",
+            "--address",
+            "192.0.2.9",
+            "--key",
+            "xfr.example.",
+            "--zone",
+            "example.com",
+            "--mode",
+            "best-effort",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("secondary ns9 at 192.0.2.9:53"), "{out}");
+    let (code, _, err) = ctl(&cluster, &["keys", "tsig", "delete", "xfr.example."]);
+    assert_eq!(code, 1);
+    assert!(err.contains("used by secondaries ns9"), "{err}");
+    let bad = cluster.request(
+        1,
+        "POST",
+        "/api/v1/secondaries",
+        Some(Body::Json(json!({"name": "ns 9", "address": "192.0.2.9"}))),
+        &[],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(ctl(&cluster, &["secondaries", "remove", "ns9"]).0, 0);
+    assert_eq!(
+        ctl(&cluster, &["secondaries", "remove", "ns9"]).0,
+        1,
+        "gone"
+    );
+    let (code, out, err) = ctl(&cluster, &["keys", "tsig", "delete", "xfr.example."]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Every change is audited, never with a secret.
+    let audit = cluster.request(1, "GET", "/api/v1/audit", None, &[]);
+    assert!(audit.body.contains("create_tsig_key") && audit.body.contains("rotate_tsig_key"));
+    let secret = rotated.split('"').nth(3).unwrap();
+    assert!(!audit.body.contains(secret), "{}", audit.body);
+}
