@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod propagation;
 pub mod rest;
 
 use axum::extract::DefaultBodyLimit;
@@ -17,7 +18,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use rest::ApiState;
+pub use rest::{ApiState, NodeView};
 
 /// The OpenAPI description of every route.
 #[derive(Debug, OpenApi)]
@@ -30,11 +31,15 @@ pub use rest::ApiState;
         rest::audit, rest::audit_verify, rest::create_token, rest::list_token_ids, rest::revoke_token,
         rest::create_tsig_key, rest::rotate_tsig_key, rest::list_tsig_key_info, rest::delete_tsig_key,
         rest::create_secondary, rest::delete_secondary,
+        propagation::list_secondaries, propagation::secondary_health, propagation::zone_propagation,
+        propagation::notify_zone, propagation::create_deploy, propagation::get_deploy,
     ),
     components(schemas(
         error::ErrorBody, rest::ZoneRequest, rest::ChangeRequest, rest::RollbackRequest, rest::AddNodeRequest,
         rest::TokenRequest, rest::TokenCreated, rest::TokenInfo, rest::ZoneView, rest::DiffView, rest::AuditVerify, rest::Message,
         rest::TsigKeyRequest, rest::TsigRotateRequest, rest::TsigKeyCreated, rest::TsigKeyInfo, rest::SecondaryRequest,
+        propagation::SecondaryHealth, propagation::PeerPropagation, propagation::ZonePropagation,
+        propagation::Notified, propagation::DeployRequest,
     )),
     tags((name = "zones"), (name = "cluster"), (name = "audit"), (name = "tokens"), (name = "tsig"), (name = "secondaries"))
 )]
@@ -79,7 +84,21 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
             axum::routing::delete(rest::delete_tsig_key),
         )
         .route("/tsig-keys/{name}/rotate", post(rest::rotate_tsig_key))
-        .route("/secondaries", post(rest::create_secondary))
+        .route(
+            "/secondaries",
+            get(propagation::list_secondaries).post(rest::create_secondary),
+        )
+        .route(
+            "/secondaries/{name}/health",
+            get(propagation::secondary_health),
+        )
+        .route(
+            "/zones/{zone}/propagation",
+            get(propagation::zone_propagation),
+        )
+        .route("/zones/{zone}/notify", post(propagation::notify_zone))
+        .route("/deploy", post(propagation::create_deploy))
+        .route("/deploys/{id}", get(propagation::get_deploy))
         .route(
             "/secondaries/{name}",
             axum::routing::delete(rest::delete_secondary),

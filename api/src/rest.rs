@@ -38,15 +38,24 @@ use crate::error::{ApiError, ErrorBody};
 pub struct ApiState {
     pub cluster: Arc<Cluster>,
     pub auth: Arc<Auth>,
+    pub node: Arc<dyn NodeView>,
+}
+
+/// What the API asks of the node it runs in, beyond the replicated state.
+pub trait NodeView: Send + Sync + std::fmt::Debug {
+    /// The secondaries this node knows: its configuration's and the API's.
+    fn secondaries(&self) -> Vec<nebula_store::records::Secondary>;
+    /// Sends NOTIFY for `zone` (lower-case, absolute) to its secondaries now; returns their names.
+    fn notify(&self, zone: &str) -> Vec<String>;
 }
 
 impl ApiState {
-    fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub(crate) fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         self.auth.authenticate(self.cluster.db(), headers)
     }
 
     /// The caller, if it has at least `role` and may touch `zone`; and the zone's key.
-    fn authorize_zone(
+    pub(crate) fn authorize_zone(
         &self,
         headers: &HeaderMap,
         role: Role,
@@ -211,7 +220,7 @@ pub struct Message {
 }
 
 /// Parses a JSON body, naming the exact problem (400) when it cannot.
-fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the request body is empty; send JSON",
@@ -220,7 +229,7 @@ fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(value) => {
@@ -238,11 +247,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn zone_key(text: &str) -> Result<(String, nebula_wire::Name), ApiError> {
+pub(crate) fn zone_key(text: &str) -> Result<(String, nebula_wire::Name), ApiError> {
     parse_zone_name(text).map_err(ApiError::from)
 }
 
-async fn barrier(state: &ApiState, stale: bool) -> Result<(), ApiError> {
+pub(crate) async fn barrier(state: &ApiState, stale: bool) -> Result<(), ApiError> {
     if !stale {
         state.cluster.read_barrier().await?;
     }
@@ -250,7 +259,7 @@ async fn barrier(state: &ApiState, stale: bool) -> Result<(), ApiError> {
 }
 
 /// Runs (or previews) a write and turns its result into a response.
-async fn submit(
+pub(crate) async fn submit(
     state: &ApiState,
     principal: &Principal,
     headers: &HeaderMap,

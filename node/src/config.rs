@@ -43,6 +43,7 @@ pub struct Config {
     pub tracing: TracingSection,
     pub cluster: ClusterSection,
     pub transfer: TransferSection,
+    pub propagation: PropagationSection,
     /// Secondaries of our zones: NOTIFY goes to them on every new version.
     #[serde(rename = "secondary")]
     pub secondaries: Vec<Secondary>,
@@ -187,6 +188,21 @@ impl Default for ClusterSection {
             write_timeout_ms: 5000,
             rpc_timeout_ms: 2000,
         }
+    }
+}
+
+/// The propagation verifier (it runs on the leader).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PropagationSection {
+    /// How often each secondary's SOA is checked while a deploy is open, in milliseconds
+    /// (ten times less often otherwise).
+    pub poll_ms: u64,
+}
+
+impl Default for PropagationSection {
+    fn default() -> Self {
+        PropagationSection { poll_ms: 1000 }
     }
 }
 
@@ -379,6 +395,15 @@ impl Config {
                 }
             }
         }
+        if self.propagation.poll_ms < 100 {
+            return Err(invalid(
+                "propagation.poll_ms",
+                format!(
+                    "{} ms would flood the secondaries with SOA queries; use at least 100",
+                    self.propagation.poll_ms
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.tracing.sample_ratio) {
             return Err(invalid(
                 "tracing.sample_ratio",
@@ -558,6 +583,11 @@ allow = ["127.0.0.0/8", "::1/128"]
 # zones = ["example.com."]
 # address = ["192.0.2.0/24"]
 # keys = ["transfer.example.com."]
+
+[propagation]
+# How often the leader checks each secondary's SOA while a deploy is open (every write opens
+# one; it is verified once every required secondary serves the new serial, failed after 60 s).
+poll_ms = 1000
 
 # Secondaries of our zones (more can be declared with `POST /api/v1/secondaries`): each gets
 # NOTIFY (RFC 1996) for every new version of the zones it takes (all when `zones` is empty),

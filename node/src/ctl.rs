@@ -10,8 +10,9 @@
 //! | 3 | the API cannot be reached |
 //! | 4 | the cluster cannot take the request now (503: no quorum, or outcome unknown: retry with the same `--idempotency-key`) |
 //! | 5 | not authenticated (401) or not allowed (403) |
-//! | 6 | `zone diff`: differences found; `health`: unhealthy |
+//! | 6 | `zone diff`: differences found; `health`, `secondaries health`: unhealthy |
 //! | 7 | the server failed (other 5xx) |
+//! | 8 | `deploy --wait-for-propagation`: the deploy failed or was not verified in time |
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +26,9 @@ use nebula_wire::Name;
 use serde_json::{json, Value};
 
 use crate::check_zone::{format_for_path, load_validated};
-use crate::ctl_transfer::{secondaries_command, tsig_command, KeysCommand, SecondariesCommand};
+use crate::ctl_transfer::{
+    deploy, secondaries_command, tsig_command, KeysCommand, SecondariesCommand,
+};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -36,8 +39,9 @@ Exit codes:
   4  the cluster cannot take the request now (503: no quorum, or outcome unknown:
      retry with the same --idempotency-key)
   5  not authenticated (401) or not allowed (403)
-  6  zone diff: differences found; health: unhealthy
+  6  zone diff: differences found; health, secondaries health: unhealthy
   7  the server failed (other 5xx)
+  8  deploy --wait-for-propagation: the deploy failed, or was not verified within --timeout
 
 The token comes from --token, NEBULA_TOKEN, --token-file, NEBULA_TOKEN_FILE, or
 <data-dir>/admin.token (the admin token a node writes on first start).";
@@ -66,9 +70,10 @@ pub struct Cli {
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// Give up on a request after this many seconds.
-    #[arg(long, global = true, default_value_t = 30)]
-    pub timeout: u64,
+    /// Give up after this long: a request, or `deploy --wait-for-propagation` (30, 30s, 2m,
+    /// 500ms).
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -108,9 +113,18 @@ pub enum Command {
     /// TSIG keys (`keys tsig list|create|rotate|delete`).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Secondary servers of our zones: declare, remove, list.
+    /// Secondary servers of our zones: declare, remove, health.
     #[command(subcommand)]
     Secondaries(SecondariesCommand),
+    /// Open a deploy of a zone's current version; with --wait-for-propagation, wait until every
+    /// required secondary serves it (exit 0) or it fails (exit 8, the reason per secondary).
+    Deploy {
+        #[arg(long)]
+        zone: String,
+        /// Wait for the verdict (at most --timeout, which is also the deploy's SLA).
+        #[arg(long)]
+        wait_for_propagation: bool,
+    },
 }
 
 /// Options every write takes.
@@ -245,6 +259,24 @@ pub enum TokenCommand {
     },
 }
 
+/// `30`, `30s`, `2m`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 60s, 2m or 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{text:?}: the unit must be ms, s or m")),
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> ExitCode {
     let token = match token(cli) {
@@ -260,7 +292,7 @@ pub fn run(cli: &Cli) -> ExitCode {
     } else {
         format!("http://{}", cli.api)
     };
-    let client = Client::new(&api, token, Duration::from_secs(cli.timeout));
+    let client = Client::new(&api, token, cli.timeout.min(Duration::from_secs(30)));
     match execute(cli, &client) {
         Ok(code) => code,
         Err(failure) => {
@@ -372,7 +404,7 @@ pub(crate) fn text(value: &Value, key: &str) -> String {
 }
 
 /// Prints rows as aligned columns.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -514,6 +546,10 @@ fn execute(cli: &Cli, client: &Client) -> Result<ExitCode, Failure> {
         Command::Token(command) => token_command(cli, client, command),
         Command::Keys(KeysCommand::Tsig(command)) => tsig_command(cli, client, command),
         Command::Secondaries(command) => secondaries_command(cli, client, command),
+        Command::Deploy {
+            zone,
+            wait_for_propagation,
+        } => deploy(cli, client, zone, *wait_for_propagation),
     }
 }
 

@@ -2,14 +2,15 @@
 //! our zones, through the API.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use nebula_api::client::{Body, Client};
 use serde_json::{json, Value};
 
 use crate::ctl::{
-    call, print_json, print_table, print_write, text, write_headers, write_query, Cli, Failure,
-    Output, WriteOptions,
+    call, fail, print_json, print_table, print_write, table, text, write_headers, write_query, Cli,
+    Failure, Output, WriteOptions,
 };
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +76,9 @@ pub enum SecondariesCommand {
         #[command(flatten)]
         write: WriteOptions,
     },
+    /// Every secondary: its software, the serial it serves per zone, its last errors. Exit 6
+    /// when a required secondary is behind or failing.
+    Health,
     /// Remove a secondary declared by API.
     Remove {
         name: String,
@@ -181,6 +185,7 @@ pub(crate) fn secondaries_command(
             }))),
             &write_headers(write),
         )?,
+        SecondariesCommand::Health => return health(cli, client),
         SecondariesCommand::Remove { name, write } => call(
             client,
             "DELETE",
@@ -191,4 +196,168 @@ pub(crate) fn secondaries_command(
     };
     print_write(cli, &reply);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `secondaries health`.
+fn health(cli: &Cli, client: &Client) -> Result<ExitCode, Failure> {
+    let value = call(client, "GET", "/api/v1/secondaries", None, &[])?.json();
+    let mut healthy = true;
+    let mut rows = Vec::new();
+    for item in value.as_array().into_iter().flatten() {
+        let required = item["mode"] != "best-effort";
+        let status = &item["status"];
+        let fingerprint = &status["fingerprint"];
+        let failure = &item["transfers"]["last_failure"];
+        let last_failure = if failure.is_object() {
+            format!(
+                "{} {} ({})",
+                text(failure, "kind"),
+                text(failure, "result"),
+                text(failure, "reason")
+            )
+        } else {
+            "-".to_owned()
+        };
+        let zones = status["zones"].as_object().cloned().unwrap_or_default();
+        if zones.is_empty() {
+            rows.push(vec![
+                text(item, "name"),
+                text(item, "mode"),
+                text(fingerprint, "software"),
+                text(fingerprint, "version"),
+                "-".to_owned(),
+                "-".to_owned(),
+                "not checked yet".to_owned(),
+                last_failure.clone(),
+            ]);
+        }
+        for (zone, observed) in zones {
+            let error = text(&observed, "error");
+            let behind = observed["behind_since_ms"].as_u64().unwrap_or(0) > 0;
+            if required && (behind || error != "-") {
+                healthy = false;
+            }
+            rows.push(vec![
+                text(item, "name"),
+                text(item, "mode"),
+                text(fingerprint, "software"),
+                text(fingerprint, "version"),
+                zone,
+                text(&observed, "serial"),
+                if behind {
+                    format!("behind; {error}")
+                } else {
+                    error
+                },
+                last_failure.clone(),
+            ]);
+        }
+    }
+    match cli.output {
+        Output::Json => print_json(&value),
+        Output::Table => table(
+            &[
+                "NAME",
+                "MODE",
+                "SOFTWARE",
+                "VERSION",
+                "ZONE",
+                "SERIAL",
+                "STATE",
+                "LAST FAILED TRANSFER",
+            ],
+            &rows,
+        ),
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(6)
+    })
+}
+
+/// `deploy --zone Z [--wait-for-propagation]`.
+pub(crate) fn deploy(
+    cli: &Cli,
+    client: &Client,
+    zone: &str,
+    wait: bool,
+) -> Result<ExitCode, Failure> {
+    let sla = cli.timeout.as_secs().max(1);
+    let created = call(
+        client,
+        "POST",
+        "/api/v1/deploy",
+        Some(Body::Json(json!({"zone": zone, "sla_seconds": sla}))),
+        &[],
+    )?
+    .json();
+    let id = text(&created, "id");
+    if !wait {
+        match cli.output {
+            Output::Json => print_json(&created),
+            Output::Table => println!(
+                "deploy {id}: {} (serial {})",
+                text(&created, "state"),
+                text(&created, "serial")
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The deploy's SLA is the timeout; the verdict comes from the leader's next check after it.
+    let deadline = Instant::now() + cli.timeout + Duration::from_secs(5);
+    let path = format!("/api/v1/deploys/{id}");
+    let mut last = created;
+    let mut shown = String::new();
+    loop {
+        let state = text(&last, "state");
+        if cli.output == Output::Table && state != shown {
+            eprintln!("deploy {id} (serial {}): {state}", text(&last, "serial"));
+            shown = state.clone();
+        }
+        if state == "verified" || state == "failed" || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        last = call(client, "GET", &path, None, &[])?.json();
+    }
+    let state = text(&last, "state");
+    if cli.output == Output::Json {
+        print_json(&last);
+    }
+    if state == "verified" {
+        if cli.output == Output::Table {
+            println!(
+                "deploy {id}: verified; every required secondary serves serial {}",
+                text(&last, "serial")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let reasons: Vec<String> = last["peers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["ok"] != true)
+        .map(|p| {
+            let mode = if p["required"] == true {
+                "required"
+            } else {
+                "best-effort"
+            };
+            format!("  {} ({mode}): {}", text(p, "name"), text(p, "reason"))
+        })
+        .collect();
+    let verdict = if state == "failed" {
+        "failed".to_owned()
+    } else {
+        format!(
+            "not verified within {}s (still {state})",
+            cli.timeout.as_secs()
+        )
+    };
+    Err(fail(
+        8,
+        format!("deploy {id}: {verdict}\n{}", reasons.join("\n")),
+    ))
 }

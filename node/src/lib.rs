@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod notify;
 pub mod peers;
 #[cfg(feature = "cluster")]
+pub mod propagation;
+#[cfg(feature = "cluster")]
 pub mod server;
 pub mod tcp;
 pub mod transfer;

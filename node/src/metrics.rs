@@ -86,6 +86,31 @@ struct PeerZoneLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ZoneLabels {
+    zone: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ZonePeerLabels {
+    zone: String,
+    peer: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckErrorLabels {
+    zone: String,
+    peer: String,
+    error: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerVersionLabels {
+    peer: String,
+    software: String,
+    version: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
     udp_path: &'static str,
@@ -108,6 +133,34 @@ pub struct Metrics {
     raft: [Gauge<i64, AtomicI64>; 5],
     transfers: Family<TransferLabels, Counter>,
     transfer_success: Family<PeerZoneLabels, Gauge<i64, AtomicI64>>,
+    propagation: Propagation,
+}
+
+/// The propagation verifier's view, replaced whole on every pass so that removed secondaries
+/// and zones disappear from the output.
+#[derive(Debug, Default)]
+struct Propagation {
+    peer_version: Family<PeerVersionLabels, Gauge<i64, AtomicI64>>,
+    zone_serial: Family<ZoneLabels, Gauge<i64, AtomicI64>>,
+    observed_serial: Family<ZonePeerLabels, Gauge<i64, AtomicI64>>,
+    lag: Family<ZonePeerLabels, Gauge<f64, AtomicU64>>,
+    converged: Family<ZoneLabels, Gauge<i64, AtomicI64>>,
+    check_error: Family<CheckErrorLabels, Gauge<i64, AtomicI64>>,
+}
+
+/// One pass of the verifier, for [`Metrics::set_propagation`].
+#[derive(Debug, Default)]
+pub struct PropagationView {
+    /// (peer, software, version)
+    pub versions: Vec<(String, String, String)>,
+    /// (zone, serial we serve)
+    pub zones: Vec<(String, u32)>,
+    /// (zone, peer, observed serial, lag seconds)
+    pub observed: Vec<(String, String, Option<u32>, f64)>,
+    /// (zone, converged)
+    pub converged: Vec<(String, bool)>,
+    /// (zone, peer, error class) of SOA checks that failed
+    pub errors: Vec<(String, String, &'static str)>,
 }
 
 /// This node's Raft state as the metrics show it (read at scrape time).
@@ -246,7 +299,39 @@ impl Metrics {
             "When the last transfer of the zone with the peer succeeded (Unix time)",
             transfer_success.clone(),
         );
+        let propagation = Propagation::default();
+        registry.register(
+            "peer_version_info",
+            "A secondary's software and version as its answers give them away (always 1)",
+            propagation.peer_version.clone(),
+        );
+        registry.register(
+            "zone_current_soa_serial",
+            "The SOA serial this node serves for the zone",
+            propagation.zone_serial.clone(),
+        );
+        registry.register(
+            "secondary_observed_soa_serial",
+            "The SOA serial the secondary answered with at the last check",
+            propagation.observed_serial.clone(),
+        );
+        registry.register(
+            "zone_propagation_lag_seconds",
+            "How long the secondary has been behind our serial (0 when it serves it)",
+            propagation.lag.clone(),
+        );
+        registry.register(
+            "zone_propagation_converged",
+            "1 when every required secondary of the zone serves our serial",
+            propagation.converged.clone(),
+        );
+        registry.register(
+            "secondary_soa_check_error",
+            "1 while the last SOA check of the zone on the secondary failed, by wire error (timeout, connection_refused, formerr, refused, notauth, badsig, badkey, badtime, servfail, not_authoritative, other)",
+            propagation.check_error.clone(),
+        );
         Metrics {
+            propagation,
             registry,
             queries,
             duration,
@@ -289,6 +374,57 @@ impl Metrics {
                     zone: zone.to_owned(),
                 })
                 .set(now);
+        }
+    }
+
+    /// Replaces the propagation series with one verifier pass.
+    pub fn set_propagation(&self, view: &PropagationView) {
+        let p = &self.propagation;
+        p.peer_version.clear();
+        for (peer, software, version) in &view.versions {
+            p.peer_version
+                .get_or_create(&PeerVersionLabels {
+                    peer: peer.clone(),
+                    software: software.clone(),
+                    version: version.clone(),
+                })
+                .set(1);
+        }
+        p.zone_serial.clear();
+        for (zone, serial) in &view.zones {
+            p.zone_serial
+                .get_or_create(&ZoneLabels { zone: zone.clone() })
+                .set(i64::from(*serial));
+        }
+        p.observed_serial.clear();
+        p.lag.clear();
+        for (zone, peer, serial, lag) in &view.observed {
+            let labels = ZonePeerLabels {
+                zone: zone.clone(),
+                peer: peer.clone(),
+            };
+            if let Some(serial) = serial {
+                p.observed_serial
+                    .get_or_create(&labels)
+                    .set(i64::from(*serial));
+            }
+            p.lag.get_or_create(&labels).set(*lag);
+        }
+        p.check_error.clear();
+        for (zone, peer, error) in &view.errors {
+            p.check_error
+                .get_or_create(&CheckErrorLabels {
+                    zone: zone.clone(),
+                    peer: peer.clone(),
+                    error,
+                })
+                .set(1);
+        }
+        p.converged.clear();
+        for (zone, converged) in &view.converged {
+            p.converged
+                .get_or_create(&ZoneLabels { zone: zone.clone() })
+                .set(i64::from(*converged));
         }
     }
 

@@ -17,16 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use nebula_store::records::Secondary;
+use nebula_store::records::{Secondary, TransferNote};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_wire::tsig::{Key, Stream};
 use nebula_wire::Rcode;
 use nebula_wire::{Class, Header, Message, Question, RType, Record};
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::transfer::Policy;
-use crate::tsig::unix_timers;
+use crate::tsig::{answer_error, unix_now, unix_timers};
 
 /// How often the watcher looks for new versions.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
@@ -40,9 +40,12 @@ const RETRY_WAITS: [Duration; 5] = [
 ];
 
 /// Watches `catalog` until `stop` turns true, notifying the secondaries of every new version.
+/// `resend` takes zones (lower-case wire names) to announce again now (`POST
+/// /api/v1/zones/{zone}/notify`).
 pub async fn run(
     catalog: Arc<ArcSwap<Catalog>>,
     policy: Arc<Policy>,
+    mut resend: mpsc::Receiver<Vec<u8>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let ids = Arc::new(AtomicU16::new(initial_id()));
@@ -50,6 +53,9 @@ pub async fn run(
     // hears of the current versions too.
     let mut announced: HashMap<(Vec<u8>, String), u32> = HashMap::new();
     loop {
+        while let Ok(zone) = resend.try_recv() {
+            announced.retain(|(z, _), _| *z != zone);
+        }
         let current = catalog.load_full();
         let peers = policy.peers.load();
         for zone in current.zones() {
@@ -77,6 +83,7 @@ pub async fn run(
                     secondary.clone(),
                     signing,
                     id,
+                    Arc::clone(&policy),
                 ));
             }
         }
@@ -127,6 +134,7 @@ async fn send(
     to: Secondary,
     key: Option<Key>,
     id: u16,
+    policy: Arc<Policy>,
 ) {
     let origin = zone.origin().to_string();
     let serial = zone.serial();
@@ -155,10 +163,29 @@ async fn send(
         }
         if let Err(e) = socket.send_to(&packet, address).await {
             tracing::debug!(secondary = %to.name, zone = %origin, error = %e, "NOTIFY not sent");
-        } else if let Ok(Some(rcode)) =
+        } else if let Ok(Some(reply)) =
             tokio::time::timeout(*wait, response(&socket, address, id)).await
         {
+            let rcode = reply.header.rcode;
             tracing::info!(secondary = %to.name, address = %address, zone = %origin, serial, tries = attempt + 1, rcode, "NOTIFY answered");
+            if rcode != 0 {
+                // The secondary refused it (a wrong key answers NOTAUTH/BADSIG): as telling as a
+                // failed transfer.
+                let error = answer_error(&reply);
+                if let Some(notes) = policy.notes.get() {
+                    notes(TransferNote {
+                        peer: to.name.clone(),
+                        zone: zone.origin().to_lowercase().to_string(),
+                        node: 0,
+                        time_ms: unix_now() * 1000,
+                        kind: "NOTIFY".to_owned(),
+                        result: error.to_lowercase().replace("notauth/", ""),
+                        serial: Some(serial),
+                        bytes: 0,
+                        reason: format!("the secondary answered our NOTIFY with {error}"),
+                    });
+                }
+            }
             return;
         }
     }
@@ -181,9 +208,9 @@ async fn bind_for(to: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::bind((any, 0)).await
 }
 
-/// Waits for the response to NOTIFY `id` from `from`; returns its RCODE, or None when the socket
+/// Waits for the response to NOTIFY `id` from `from`, or None when the socket
 /// fails (the caller tries again).
-async fn response(socket: &UdpSocket, from: SocketAddr, id: u16) -> Option<u8> {
+async fn response(socket: &UdpSocket, from: SocketAddr, id: u16) -> Option<Message> {
     let mut buffer = [0u8; 1232];
     loop {
         let (len, sender) = socket.recv_from(&mut buffer).await.ok()?;
@@ -192,7 +219,7 @@ async fn response(socket: &UdpSocket, from: SocketAddr, id: u16) -> Option<u8> {
         }
         if let Ok(reply) = Message::decode(&buffer[..len]) {
             if reply.header.qr && reply.header.opcode == 4 && reply.header.id == id {
-                return Some(reply.header.rcode);
+                return Some(reply);
             }
         }
     }

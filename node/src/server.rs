@@ -24,11 +24,12 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
 
 use nebula_api::auth::{admin_token_path, load_or_create_admin_token, Auth};
-use nebula_api::ApiState;
+use nebula_api::{ApiState, NodeView};
 use nebula_raft::{Cluster, ClusterConfig, NodeInfo};
 use nebula_store::db::Db;
 use nebula_store::diff::diff;
 use nebula_store::meta::read_tsig_key;
+use nebula_store::records::{Secondary, TransferNote};
 use nebula_store::state::{
     list_heads, read_head, read_history, read_token, read_version, zone_key, Command, TokenRecord,
 };
@@ -351,6 +352,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         rules: config.transfer.rules.clone(),
         peers: Arc::clone(&peers),
         store: OnceLock::new(),
+        notes: OnceLock::new(),
     });
     let shutdown = Arc::new(AtomicBool::new(false));
     let shared = Shared {
@@ -409,6 +411,17 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     }));
     let peers_task =
         tokio::spawn(Arc::clone(&peers).refresh(Arc::clone(cluster.db()), stop_rx.clone()));
+    let _ = transfers.notes.set(note_sink(Arc::clone(&cluster)));
+    let verifier_task = tokio::spawn(crate::propagation::run(
+        crate::propagation::Verifier {
+            cluster: Arc::clone(&cluster),
+            policy: Arc::clone(&transfers),
+            catalog: Arc::clone(&catalog),
+            metrics: Arc::clone(&metrics),
+            poll: Duration::from_millis(config.propagation.poll_ms),
+        },
+        stop_rx.clone(),
+    ));
     let (admin_token, created) = load_or_create_admin_token(&config.server.data_dir)
         .map_err(|e| ServerError::Token(e.message))?;
     let token_path = admin_token_path(&config.server.data_dir);
@@ -432,9 +445,14 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             let _ = tokio::time::timeout(Duration::from_secs(10), seeding).await;
         }
     }
+    let (resend_tx, resend_rx) = tokio::sync::mpsc::channel(64);
     let api_state = ApiState {
         cluster: Arc::clone(&cluster),
         auth: Arc::new(Auth::new(Some(admin_token))),
+        node: Arc::new(NodeHandle {
+            peers: Arc::clone(&peers),
+            resend: resend_tx,
+        }),
     };
     let state = HttpState {
         metrics: Arc::clone(&metrics),
@@ -455,6 +473,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let notify_task = tokio::spawn(crate::notify::run(
         Arc::clone(&catalog),
         Arc::clone(&transfers),
+        resend_rx,
         stop_rx.clone(),
     ));
     let metrics_task = tokio::spawn(serve_http(
@@ -498,6 +517,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         let _ = http_task.await;
         let _ = notify_task.await;
         let _ = peers_task.await;
+        let _ = verifier_task.await;
         let _ = metrics_task.await;
         cluster.shutdown().await;
         for thread in udp_threads {
@@ -627,6 +647,63 @@ fn cookie_secret(data_dir: &Path) -> Result<CookieSecret, ServerError> {
 
 /// How many versions back IXFR looks for the client's serial; older clients get the whole zone.
 const IXFR_HISTORY: u64 = 1000;
+
+/// What the API asks of this node.
+#[derive(Debug)]
+struct NodeHandle {
+    peers: Arc<Peers>,
+    resend: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl NodeView for NodeHandle {
+    fn secondaries(&self) -> Vec<Secondary> {
+        self.peers.load().list.clone()
+    }
+
+    fn notify(&self, zone: &str) -> Vec<String> {
+        let Ok(name) = Name::from_text(zone, Some(&Name::root())) else {
+            return Vec::new();
+        };
+        let key = name.to_lowercase().as_wire().to_vec();
+        let peers = self.peers.load();
+        let names = peers.taking(&key).map(|s| s.name.clone()).collect();
+        let _ = self.resend.try_send(key);
+        names
+    }
+}
+
+/// Reports transfers to declared secondaries through Raft, from a queue so a transfer never
+/// waits for a commit; when the queue is full, notes are dropped (and the metrics still count).
+fn note_sink(cluster: Arc<Cluster>) -> crate::transfer::NoteSink {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<TransferNote>(256);
+    tokio::spawn(async move {
+        // A secondary retrying with a bad key fails every few seconds: one note per kind of
+        // failure per ten seconds is enough.
+        let mut last: Option<(TransferNote, u64)> = None;
+        while let Some(mut note) = rx.recv().await {
+            let same = last.as_ref().is_some_and(|(seen, at)| {
+                seen.peer == note.peer
+                    && seen.zone == note.zone
+                    && seen.result == note.result
+                    && seen.kind == note.kind
+                    && note.result != "ok"
+                    && note.time_ms < at + 10_000
+            });
+            if same {
+                continue;
+            }
+            last = Some((note.clone(), note.time_ms));
+            note.node = cluster.id();
+            let command = Command::RecordTransfer { note };
+            if let Err(e) = cluster.write("transfer", None, command).await {
+                tracing::debug!(error = %e, "transfer note not recorded");
+            }
+        }
+    });
+    Box::new(move |note| {
+        let _ = tx.try_send(note);
+    })
+}
 
 /// The replicated store as transfers need it: version history for IXFR, TSIG keys.
 struct StoreView {

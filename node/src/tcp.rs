@@ -177,7 +177,7 @@ async fn connection(
             ..
         } = outcome
         {
-            sign_answer(&query, &mut response, &shared.policy, limit);
+            sign_answer(&query, &mut response, &shared.policy, limit, peer.ip());
         }
         if response.is_empty() {
             continue;

@@ -28,6 +28,7 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use nebula_store::records::TransferNote;
 use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::ZoneSnapshot;
 use nebula_wire::codec::{NameKind, Writer};
@@ -197,7 +198,13 @@ pub struct Policy {
     /// key when it has one; they also name peers in metrics.
     pub peers: Arc<Peers>,
     pub store: OnceLock<Arc<dyn Store>>,
+    /// Where transfers to (or refused to) declared secondaries are reported, for the
+    /// propagation verifier (set once the replicated store is open).
+    pub notes: OnceLock<NoteSink>,
 }
+
+/// Takes a [`TransferNote`]; must not block (it runs on the transfer's task).
+pub type NoteSink = Box<dyn Fn(TransferNote) + Send + Sync>;
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -387,14 +394,18 @@ pub async fn serve(
     let mut refusal = None;
     let mut signing = Signing::None;
     let mut key_name = None;
+    // The key the request names, verified or not: it tells secondaries on one address apart.
+    let mut claimed_key = None;
     if let Some(raw) = &request.signed {
         match authenticate(raw, policy, unix_now()) {
             Ok((chain, name)) => {
                 signing = chain;
+                claimed_key = Some(name.clone());
                 key_name = Some(name);
             }
             Err(failed) => {
                 signing = failed.signing;
+                claimed_key = failed.key_name;
                 refusal = Some((failed.rcode, failed.why, failed.failure));
             }
         }
@@ -429,9 +440,23 @@ pub async fn serve(
         |z| z.origin().to_lowercase().to_string(),
     );
     let peers = policy.peers.load();
-    let peer_label = peers
-        .at(peer, key_name.as_ref())
-        .map_or("other", |s| s.name.as_str());
+    let declared = peers.at(peer, claimed_key.as_ref());
+    let peer_label = declared.map_or("other", |s| s.name.as_str());
+    let note = |result: &str, reason: String, serial: Option<u32>, bytes: u64| {
+        if let (Some(secondary), Some(notes)) = (declared, policy.notes.get()) {
+            notes(TransferNote {
+                peer: secondary.name.clone(),
+                zone: zone_label.clone(),
+                node: 0,
+                time_ms: unix_now() * 1000,
+                kind: kind.to_string(),
+                result: result.to_owned(),
+                serial,
+                bytes,
+                reason,
+            });
+        }
+    };
     let count = |result| {
         shared
             .metrics
@@ -446,6 +471,7 @@ pub async fn serve(
         ));
         tracing::info!(%peer, zone = %zone_name, kind = %kind, rcode = %rcode, "zone transfer refused: {why}");
         count(result);
+        note(result, format!("{rcode}: {why}"), None, 0);
         out.messages.start(rcode);
         out.send().await?;
         return out.write_pending().await;
@@ -476,10 +502,14 @@ pub async fn serve(
         Ok(form) => form,
         Err(e) => {
             count("error");
+            note("error", e.to_string(), Some(zone.serial()), out.sent.bytes);
             return Err(e);
         }
     };
     count("ok");
+    if form != "up to date" {
+        note("ok", form.to_owned(), Some(zone.serial()), out.sent.bytes);
+    }
     tracing::info!(
         %peer,
         zone = %zone_name,

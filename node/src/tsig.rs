@@ -8,7 +8,10 @@
 use nebula_wire::codec::Reader;
 use nebula_wire::rdata::Tsig;
 use nebula_wire::tsig::{self, Algorithm, Failure, Stream, Timers, DEFAULT_FUDGE};
-use nebula_wire::{Header, Name, Rcode};
+use std::net::IpAddr;
+
+use nebula_store::records::TransferNote;
+use nebula_wire::{Header, Message, Name, QueryView, RData, Rcode};
 
 use crate::transfer::Policy;
 
@@ -56,6 +59,8 @@ impl Signing {
 
 /// A request whose TSIG did not verify: the answer's signing, its RCODE and why, for the log.
 pub(crate) struct Unauthenticated {
+    /// The key the request names (unverified: for the log and metrics only).
+    pub key_name: Option<Name>,
     pub signing: Signing,
     pub rcode: Rcode,
     pub why: String,
@@ -74,6 +79,7 @@ pub(crate) fn authenticate(
         Ok(Some(found)) => found,
         Ok(None) | Err(_) => {
             return Err(Box::new(Unauthenticated {
+                key_name: None,
                 signing: Signing::None,
                 rcode: Rcode::FORMERR,
                 why: "malformed TSIG record".to_owned(),
@@ -83,6 +89,7 @@ pub(crate) fn authenticate(
     };
     let unsigned = |failure: Failure| {
         Box::new(Unauthenticated {
+            key_name: Some(found.key_name.to_lowercase()),
             signing: Signing::Error {
                 key_name: found.key_name.clone(),
                 tsig: tsig::unsigned_error(&found, now, failure.tsig_error()),
@@ -106,6 +113,7 @@ pub(crate) fn authenticate(
             found.key_name.to_lowercase(),
         )),
         Err(Failure::BadTime) => Err(Box::new(Unauthenticated {
+            key_name: Some(found.key_name.to_lowercase()),
             signing: Signing::Chain {
                 stream: Box::new(Stream::after(key, &found.tsig.mac)),
                 time: Some(found.tsig.time_signed),
@@ -140,13 +148,23 @@ fn tsig_label(failure: &Failure) -> &'static str {
 /// chain; a query that does not verify gets its TSIG error answer instead (the engine's answer
 /// is dropped: RFC 8945 §5.2). An answer that the TSIG record would push past `limit` octets
 /// (UDP) is cut to its question with TC set, then signed (RFC 8945 §5.3).
-pub fn sign_answer(query: &[u8], response: &mut Vec<u8>, policy: &Policy, limit: usize) {
+///
+/// A declared secondary whose query fails verification is reported like a failed transfer:
+/// that is how a secondary with the wrong key fails (its SOA query, before any transfer).
+pub fn sign_answer(
+    query: &[u8],
+    response: &mut Vec<u8>,
+    policy: &Policy,
+    limit: usize,
+    client: IpAddr,
+) {
     const TSIG_ROOM: usize = 100;
     let now = unix_now();
     let (mut signing, rcode) = match authenticate(query, policy, now) {
         Ok((signing, _)) => (signing, None),
         Err(failed) => {
-            tracing::info!(rcode = %failed.rcode, "signed query refused: {}", failed.why);
+            tracing::info!(%client, rcode = %failed.rcode, "signed query refused: {}", failed.why);
+            report_query_failure(query, policy, client, &failed, now);
             (failed.signing, Some(failed.rcode))
         }
     };
@@ -188,6 +206,38 @@ pub fn sign_answer(query: &[u8], response: &mut Vec<u8>, policy: &Policy, limit:
     }
 }
 
+/// Notes a declared secondary's failed signed query for the propagation verifier.
+fn report_query_failure(
+    query: &[u8],
+    policy: &Policy,
+    client: IpAddr,
+    failed: &Unauthenticated,
+    now: u64,
+) {
+    let Some(notes) = policy.notes.get() else {
+        return;
+    };
+    let peers = policy.peers.load();
+    let Some(secondary) = peers.at(client, failed.key_name.as_ref()) else {
+        return;
+    };
+    let Ok(view) = QueryView::parse(query) else {
+        return;
+    };
+    let zone = view.qname.to_name().to_lowercase().to_string();
+    notes(TransferNote {
+        peer: secondary.name.clone(),
+        zone,
+        node: 0,
+        time_ms: now * 1000,
+        kind: view.qtype.to_string(),
+        result: failed.failure.to_owned(),
+        serial: None,
+        bytes: 0,
+        reason: failed.why.clone(),
+    });
+}
+
 /// Where the question section of a message ends.
 fn question_end(message: &[u8]) -> Option<usize> {
     let mut r = Reader::new(message);
@@ -197,4 +247,27 @@ fn question_end(message: &[u8]) -> Option<usize> {
         r.skip(4).ok()?;
     }
     Some(r.position())
+}
+
+/// The RCODE's name, with the TSIG error when the answer carries one (`NOTAUTH/BADSIG`).
+pub fn answer_error(reply: &Message) -> String {
+    let rcode = Rcode(u16::from(reply.header.rcode));
+    let tsig = reply.additional.last().and_then(|r| match &r.rdata {
+        RData::Tsig(t) if t.error != Rcode::NOERROR => Some(t.error),
+        _ => None,
+    });
+    match tsig {
+        Some(error) => format!("{rcode}/{}", tsig_error_name(error)),
+        None => rcode.to_string(),
+    }
+}
+
+fn tsig_error_name(error: Rcode) -> String {
+    match error.0 {
+        16 => "BADSIG".to_owned(),
+        17 => "BADKEY".to_owned(),
+        18 => "BADTIME".to_owned(),
+        22 => "BADTRUNC".to_owned(),
+        _ => error.to_string(),
+    }
 }

@@ -164,7 +164,13 @@ impl Worker {
                     ..
                 } = outcome
                 {
-                    sign_answer(&packets[index][..len], response, &self.shared.policy, limit);
+                    sign_answer(
+                        &packets[index][..len],
+                        response,
+                        &self.shared.policy,
+                        limit,
+                        peer.ip(),
+                    );
                 }
                 if !response.is_empty() {
                     destinations[ready] = Some(SockaddrStorage::from(peer));

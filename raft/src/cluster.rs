@@ -619,6 +619,11 @@ impl Cluster {
         }
     }
 
+    /// Whether this node is the leader now (as far as it knows).
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
     /// This node's own status.
     pub fn node_status(&self) -> NodeStatus {
         let metrics = self.raft.metrics().borrow().clone();

@@ -10,6 +10,8 @@
 pub mod canonical;
 #[cfg(feature = "db")]
 pub mod db;
+#[cfg(feature = "db")]
+pub mod deploys;
 pub mod diff;
 pub mod error;
 pub mod export;

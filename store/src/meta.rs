@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::db::{decode_json, Cf, Db, DbError};
+use crate::deploys;
 pub use crate::records::{
     normal_name, PeerAddr, Secondary, SecondaryMode, TsigKeyRecord, MIN_SECRET,
 };
@@ -215,6 +216,43 @@ pub fn plan(
             plan(
                 format!("secondary {name} deleted"),
                 vec![MetaWrite::Delete(secondary_key(name))],
+            )
+        }
+        Command::PutDeploys { deploys: records } => {
+            let mut writes = Vec::new();
+            let mut states = Vec::new();
+            for deploy in records {
+                if let Some(existing) = deploys::read_deploy(db, &deploy.id)? {
+                    if !existing.state.is_open() && existing.state != deploy.state {
+                        return Ok(Some(Err(conflict(format!(
+                            "deploy {} is already {}; open a new one",
+                            deploy.id,
+                            existing.state.as_str()
+                        )))));
+                    }
+                }
+                states.push(format!("{} {}", deploy.id, deploy.state.as_str()));
+                writes.extend(deploys::put_deploy_writes(deploy).into_iter().map(
+                    |(key, value)| match value {
+                        Some(value) => MetaWrite::Put(key, value),
+                        None => MetaWrite::Delete(key),
+                    },
+                ));
+            }
+            plan(format!("deploy {}", states.join(", ")), writes)
+        }
+        Command::PutPeerStatus { status } => {
+            let (key, value) = deploys::put_peer_status_write(status);
+            plan(
+                format!("secondary {} observed", status.name),
+                vec![MetaWrite::Put(key, value)],
+            )
+        }
+        Command::RecordTransfer { note } => {
+            let (key, value) = deploys::record_transfer_write(db, note)?;
+            plan(
+                format!("transfer to {}: {}", note.peer, note.result),
+                vec![MetaWrite::Put(key, value)],
             )
         }
         Command::PutZone { .. }

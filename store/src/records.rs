@@ -175,3 +175,24 @@ impl Secondary {
                 .any(|z| normal_name(z).is_ok_and(|key| key == zone))
     }
 }
+
+/// One transfer served to a declared secondary, as the serving node saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferNote {
+    pub peer: String,
+    pub zone: String,
+    /// The node that served (or refused) it.
+    pub node: u64,
+    pub time_ms: u64,
+    /// `AXFR` or `IXFR`.
+    pub kind: String,
+    /// `ok`, or what went wrong (`badsig`, `refused`, `error`...).
+    pub result: String,
+    #[serde(default)]
+    pub serial: Option<u32>,
+    #[serde(default)]
+    pub bytes: u64,
+    /// The wire reason in words, for failures.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}

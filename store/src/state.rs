@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::content_hash;
 use crate::db::{decode_json, Batch, Cf, Db, DbError};
+use crate::deploys::{self, DeployRecord, PeerStatus, TransferNote};
 use crate::diff::{diff, ZoneDiff};
 use crate::format::{from_document, Data, RecordEntry, Ttl, ZoneDocument};
 use crate::master;
@@ -85,6 +86,18 @@ pub enum Command {
     DeleteSecondary {
         name: String,
     },
+    /// Open deploys, or move them on (the verifier, once per pass for all of them).
+    PutDeploys {
+        deploys: Vec<DeployRecord>,
+    },
+    /// What the verifier observed of a secondary (not audited: bookkeeping).
+    PutPeerStatus {
+        status: PeerStatus,
+    },
+    /// A transfer a node served to a declared secondary (not audited: bookkeeping).
+    RecordTransfer {
+        note: TransferNote,
+    },
 }
 
 impl Command {
@@ -100,7 +113,10 @@ impl Command {
             | Command::PutTsigKey { .. }
             | Command::DeleteTsigKey { .. }
             | Command::PutSecondary { .. }
-            | Command::DeleteSecondary { .. } => None,
+            | Command::DeleteSecondary { .. }
+            | Command::PutDeploys { .. }
+            | Command::PutPeerStatus { .. }
+            | Command::RecordTransfer { .. } => None,
         }
     }
 
@@ -120,7 +136,19 @@ impl Command {
             Command::DeleteTsigKey { .. } => "delete_tsig_key",
             Command::PutSecondary { .. } => "put_secondary",
             Command::DeleteSecondary { .. } => "delete_secondary",
+            Command::PutDeploys { .. } => "deploy",
+            Command::PutPeerStatus { .. } => "peer_status",
+            Command::RecordTransfer { .. } => "record_transfer",
         }
+    }
+
+    /// Whether applying it writes an audit entry: everything an operator or a deploy does, not
+    /// the verifier's and the transfer servers' bookkeeping.
+    pub fn audited(&self) -> bool {
+        !matches!(
+            self,
+            Command::PutPeerStatus { .. } | Command::RecordTransfer { .. }
+        )
     }
 }
 
@@ -585,9 +613,13 @@ impl ZoneStore {
                 Ok(plan) => Ok(self.write_plan(plan, stamped, &mut batch, &mut changes)?),
             },
         };
-        let audit_seq = self.audit(&mut batch, stamped, &result)?;
+        let audit_seq = if stamped.command.audited() {
+            Some(self.audit(&mut batch, stamped, &result)?)
+        } else {
+            None
+        };
         let result = result.map(|mut r| {
-            r.audit_seq = Some(audit_seq);
+            r.audit_seq = audit_seq;
             r
         });
         if let Some(key) = &stamped.idempotency_key {
@@ -710,7 +742,10 @@ impl ZoneStore {
             | Command::PutTsigKey { .. }
             | Command::DeleteTsigKey { .. }
             | Command::PutSecondary { .. }
-            | Command::DeleteSecondary { .. } => {
+            | Command::DeleteSecondary { .. }
+            | Command::PutDeploys { .. }
+            | Command::PutPeerStatus { .. }
+            | Command::RecordTransfer { .. } => {
                 return Ok(Err(Rejection::new(
                     RejectKind::Invalid,
                     "not a zone command",
@@ -810,6 +845,15 @@ impl ZoneStore {
             &entry,
         )?;
         batch.put_json(Cf::State, &head_key(&plan.key), &plan.head)?;
+        if plan.zone.is_some() {
+            deploys::open_implicit(
+                batch,
+                &plan.key,
+                plan.head.version,
+                plan.head.serial,
+                stamped.time_ms,
+            )?;
+        }
         let zone = plan.zone.map(Arc::new);
         changes.push(ZoneChange {
             origin: plan.origin,
