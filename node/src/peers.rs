@@ -91,7 +91,7 @@ impl Peers {
     }
 
     /// Installs the configured secondaries plus `declared` (the API's win on a name clash).
-    fn update(&self, declared: Vec<Secondary>) {
+    pub fn update(&self, declared: Vec<Secondary>) {
         let mut list = declared;
         for secondary in &self.configured {
             if !list.iter().any(|s| s.name == secondary.name) {
