@@ -33,13 +33,14 @@ pub use rest::{ApiState, NodeView};
         rest::create_secondary, rest::delete_secondary,
         propagation::list_secondaries, propagation::secondary_health, propagation::zone_propagation,
         propagation::notify_zone, propagation::create_deploy, propagation::get_deploy,
+        propagation::create_upstream, propagation::list_upstream_zones, propagation::delete_upstream,
     ),
     components(schemas(
         error::ErrorBody, rest::ZoneRequest, rest::ChangeRequest, rest::RollbackRequest, rest::AddNodeRequest,
         rest::TokenRequest, rest::TokenCreated, rest::TokenInfo, rest::ZoneView, rest::DiffView, rest::AuditVerify, rest::Message,
         rest::TsigKeyRequest, rest::TsigRotateRequest, rest::TsigKeyCreated, rest::TsigKeyInfo, rest::SecondaryRequest,
         propagation::SecondaryHealth, propagation::PeerPropagation, propagation::ZonePropagation,
-        propagation::Notified, propagation::DeployRequest,
+        propagation::Notified, propagation::DeployRequest, propagation::UpstreamRequest,
     )),
     tags((name = "zones"), (name = "cluster"), (name = "audit"), (name = "tokens"), (name = "tsig"), (name = "secondaries"))
 )]
@@ -98,6 +99,14 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         )
         .route("/zones/{zone}/notify", post(propagation::notify_zone))
         .route("/deploy", post(propagation::create_deploy))
+        .route(
+            "/upstreams",
+            get(propagation::list_upstream_zones).post(propagation::create_upstream),
+        )
+        .route(
+            "/upstreams/{zone}",
+            axum::routing::delete(propagation::delete_upstream),
+        )
         .route("/deploys/{id}", get(propagation::get_deploy))
         .route(
             "/secondaries/{name}",

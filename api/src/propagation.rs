@@ -13,14 +13,15 @@ use nebula_store::deploys::{
     latest_deploy, read_deploy, read_peer_status, read_transfer_log, DeployRecord, DeployState,
     PeerStatus, TransferLog, DEFAULT_SLA_SECONDS,
 };
-use nebula_store::records::{Secondary, SecondaryMode};
+use nebula_store::meta::list_upstreams;
+use nebula_store::records::{PeerAddr, Secondary, SecondaryMode, Upstream};
 use nebula_store::serial::serial_gt;
 use nebula_store::state::{read_head, Command, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::rest::{barrier, json_body, zone_key, ApiState, ReadParams, WriteParams};
+use crate::rest::{barrier, json_body, submit, zone_key, ApiState, ReadParams, WriteParams};
 
 /// A secondary with everything known about it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -274,4 +275,68 @@ pub async fn get_deploy(
     let deploy = read_deploy(state.cluster.db(), &id)?
         .ok_or_else(|| ApiError::not_found(format!("no deploy {id}")))?;
     Ok(Json(deploy).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRequest {
+    /// The zone to take from external primaries.
+    pub zone: String,
+    /// Their addresses (`192.0.2.1`, `192.0.2.1:5300`), tried in order.
+    pub primaries: Vec<String>,
+    /// The TSIG key transfers and NOTIFYs are signed with.
+    pub key: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/upstreams", params(WriteParams), tag = "secondaries", request_body = UpstreamRequest,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody)))]
+pub async fn create_upstream(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<WriteParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: UpstreamRequest = json_body(&body)?;
+    let (principal, key) = state.authorize_zone(&headers, Role::Admin, &request.zone)?;
+    let primaries = request
+        .primaries
+        .iter()
+        .map(|p| {
+            p.parse::<PeerAddr>()
+                .map_err(|e| ApiError::bad_request(format!("primaries: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let command = Command::PutUpstream {
+        upstream: Upstream {
+            zone: key,
+            primaries,
+            key: request.key,
+        },
+    };
+    submit(&state, &principal, &headers, params.dry_run, command, true).await
+}
+
+#[utoipa::path(get, path = "/api/v1/upstreams", params(ReadParams), tag = "secondaries",
+    responses((status = 200, body = Vec<Object>)))]
+pub async fn list_upstream_zones(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<ReadParams>,
+) -> Result<Response, ApiError> {
+    state.principal(&headers)?.require(Role::Viewer)?;
+    barrier(&state, params.stale).await?;
+    Ok(Json(list_upstreams(state.cluster.db())?).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/upstreams/{zone}", params(("zone" = String, Path), WriteParams), tag = "secondaries",
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn delete_upstream(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(zone): Path<String>,
+    Query(params): Query<WriteParams>,
+) -> Result<Response, ApiError> {
+    let (principal, key) = state.authorize_zone(&headers, Role::Admin, &zone)?;
+    let command = Command::DeleteUpstream { zone: key };
+    submit(&state, &principal, &headers, params.dry_run, command, false).await
 }

@@ -25,4 +25,6 @@ pub mod tcp;
 pub mod transfer;
 pub mod tsig;
 pub mod udp;
+#[cfg(feature = "cluster")]
+pub mod upstream;
 pub mod zones;

@@ -1,4 +1,6 @@
-//! NOTIFY out (RFC 1996): tells the declared secondaries (`[[secondary]]` and the API's) that a zone has a new
+//! NOTIFY (RFC 1996) out, and in for the zones taken from external primaries ([`answer_notify`]).
+//!
+//! Out: tells the declared secondaries (`[[secondary]]` and the API's) that a zone has a new
 //! version, so they ask for it at once instead of waiting for their refresh timer.
 //!
 //! A watcher compares every zone's serial in the catalog with the serial last announced (zones
@@ -20,13 +22,12 @@ use arc_swap::ArcSwap;
 use nebula_store::records::{Secondary, TransferNote};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_wire::tsig::{Key, Stream};
-use nebula_wire::Rcode;
-use nebula_wire::{Class, Header, Message, Question, RType, Record};
+use nebula_wire::{Class, Header, Message, Question, RType, Rcode, Record};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use crate::transfer::Policy;
-use crate::tsig::{answer_error, unix_now, unix_timers};
+use crate::tsig::{answer_error, authenticate, sign_answer, unix_now, unix_timers};
 
 /// How often the watcher looks for new versions.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
@@ -223,4 +224,55 @@ async fn response(socket: &UdpSocket, from: SocketAddr, id: u16) -> Option<Messa
             }
         }
     }
+}
+
+/// Answers a NOTIFY (opcode 4) from the data plane: acknowledged (and the refresher woken) for
+/// a zone we take from the sender; REFUSED otherwise.
+pub fn answer_notify(packet: &[u8], client: IpAddr, policy: &Policy) -> Option<Vec<u8>> {
+    let message = Message::decode(packet).ok()?;
+    if message.header.qr {
+        return None;
+    }
+    let question = message.questions.first()?;
+    let zone = question.name.to_lowercase().to_string();
+    let peers = policy.peers.load();
+    let upstream = peers.upstreams.iter().find(|u| {
+        u.zone == zone
+            && u.primaries
+                .iter()
+                .any(|p| p.0.ip().to_canonical() == client.to_canonical())
+    });
+    let signed = message
+        .additional
+        .last()
+        .is_some_and(|r| r.rtype() == RType::TSIG);
+    let verified = signed && authenticate(packet, policy, unix_now()).is_ok();
+    let rcode = match upstream {
+        None => Rcode::REFUSED,
+        Some(u) if u.key.is_some() && !verified => Rcode::NOTAUTH,
+        Some(_) => {
+            if let Some(kick) = policy.kicks.get() {
+                kick(zone.clone());
+            }
+            Rcode::NOERROR
+        }
+    };
+    tracing::info!(%client, zone, rcode = %rcode, "NOTIFY received");
+    let reply = Message {
+        header: Header {
+            id: message.header.id,
+            qr: true,
+            opcode: 4,
+            aa: rcode == Rcode::NOERROR,
+            rcode: rcode.0 as u8,
+            ..Header::default()
+        },
+        questions: message.questions.clone(),
+        ..Message::default()
+    };
+    let mut bytes = reply.encode().ok()?;
+    if signed {
+        sign_answer(packet, &mut bytes, policy, usize::from(u16::MAX), client);
+    }
+    Some(bytes)
 }

@@ -2,7 +2,8 @@
 //! plus those declared through the API (replicated, so every node has the same), re-read from
 //! the store every second. A secondary declared in both places is the API's.
 //!
-//! NOTIFY, the transfer ACL and the transfer metrics read the current set without locks.
+//! NOTIFY, the transfer ACL and the transfer metrics read the current set without locks; so
+//! does NOTIFY in, which checks it against the zones taken from external primaries.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,19 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use nebula_store::records::Secondary;
+use nebula_store::records::{Secondary, Upstream};
 use nebula_wire::Name;
 
 /// One consistent set of secondaries, with their zone names parsed once.
 #[derive(Debug, Default)]
 pub struct PeerSet {
     pub list: Vec<Secondary>,
+    /// Zones we take from external primaries (NOTIFY from those primaries is accepted).
+    pub upstreams: Vec<Upstream>,
     /// Per secondary: the zones it takes as lower-case wire names; None: every zone.
     zone_keys: Vec<Option<Vec<Vec<u8>>>>,
 }
 
 impl PeerSet {
-    pub fn new(list: Vec<Secondary>) -> PeerSet {
+    pub fn new(list: Vec<Secondary>, upstreams: Vec<Upstream>) -> PeerSet {
         let zone_keys = list
             .iter()
             .map(|s| {
@@ -35,7 +38,11 @@ impl PeerSet {
                 })
             })
             .collect();
-        PeerSet { list, zone_keys }
+        PeerSet {
+            list,
+            upstreams,
+            zone_keys,
+        }
     }
 
     /// The secondaries that take the zone whose lower-case wire name is `zone`.
@@ -79,7 +86,7 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(configured: Vec<Secondary>) -> Peers {
-        let current = ArcSwap::from_pointee(PeerSet::new(configured.clone()));
+        let current = ArcSwap::from_pointee(PeerSet::new(configured.clone(), Vec::new()));
         Peers {
             configured,
             current,
@@ -90,16 +97,18 @@ impl Peers {
         self.current.load_full()
     }
 
-    /// Installs the configured secondaries plus `declared` (the API's win on a name clash).
-    pub fn update(&self, declared: Vec<Secondary>) {
+    /// Installs the configured secondaries plus `declared` (the API's win on a name clash), and
+    /// the zones taken from external primaries.
+    pub fn update(&self, declared: Vec<Secondary>, upstreams: Vec<Upstream>) {
         let mut list = declared;
         for secondary in &self.configured {
             if !list.iter().any(|s| s.name == secondary.name) {
                 list.push(secondary.clone());
             }
         }
-        if self.current.load().list != list {
-            self.current.store(Arc::new(PeerSet::new(list)));
+        let current = self.current.load();
+        if current.list != list || current.upstreams != upstreams {
+            self.current.store(Arc::new(PeerSet::new(list, upstreams)));
         }
     }
 
@@ -112,8 +121,10 @@ impl Peers {
     ) {
         const REFRESH: Duration = Duration::from_secs(1);
         loop {
-            match nebula_store::meta::list_secondaries(&db) {
-                Ok(declared) => self.update(declared),
+            let read = nebula_store::meta::list_secondaries(&db)
+                .and_then(|d| Ok((d, nebula_store::meta::list_upstreams(&db)?)));
+            match read {
+                Ok((declared, upstreams)) => self.update(declared, upstreams),
                 Err(e) => tracing::warn!(error = %e, "cannot read the declared secondaries"),
             }
             tokio::select! {

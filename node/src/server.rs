@@ -353,6 +353,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         peers: Arc::clone(&peers),
         store: OnceLock::new(),
         notes: OnceLock::new(),
+        kicks: OnceLock::new(),
     });
     let shutdown = Arc::new(AtomicBool::new(false));
     let shared = Shared {
@@ -412,6 +413,19 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let peers_task =
         tokio::spawn(Arc::clone(&peers).refresh(Arc::clone(cluster.db()), stop_rx.clone()));
     let _ = transfers.notes.set(note_sink(Arc::clone(&cluster)));
+    let (kick_tx, kick_rx) = tokio::sync::mpsc::channel::<String>(64);
+    let _ = transfers.kicks.set(Box::new(move |zone| {
+        let _ = kick_tx.try_send(zone);
+    }));
+    let refresher_task = tokio::spawn(crate::upstream::run(
+        crate::upstream::Refresher {
+            cluster: Arc::clone(&cluster),
+            policy: Arc::clone(&transfers),
+            catalog: Arc::clone(&catalog),
+        },
+        kick_rx,
+        stop_rx.clone(),
+    ));
     let verifier_task = tokio::spawn(crate::propagation::run(
         crate::propagation::Verifier {
             cluster: Arc::clone(&cluster),
@@ -518,6 +532,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         let _ = notify_task.await;
         let _ = peers_task.await;
         let _ = verifier_task.await;
+        let _ = refresher_task.await;
         let _ = metrics_task.await;
         cluster.shutdown().await;
         for thread in udp_threads {

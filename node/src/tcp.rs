@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::answer::{Outcome, Responder, Transport};
+use crate::notify::answer_notify;
 use crate::transfer;
 use crate::tsig::sign_answer;
 use crate::udp::{record, unix_now, Shared};
@@ -159,6 +160,13 @@ async fn connection(
             transfer::serve(&mut stream, request, peer.ip(), &shared, idle).await?;
             continue;
         }
+        if query.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4) {
+            if let Some(reply) = answer_notify(&query, peer.ip(), &shared.policy) {
+                response = reply;
+                write_response(&mut stream, &response, &mut framed).await?;
+                continue;
+            }
+        }
         let started = Instant::now();
         let outcome = {
             let catalog = shared.catalog.load();
@@ -182,13 +190,21 @@ async fn connection(
         if response.is_empty() {
             continue;
         }
-        // One write per response: length prefix and message in the same segment.
-        let Ok(framed_len) = u16::try_from(response.len()) else {
-            continue;
-        };
-        framed.clear();
-        framed.extend_from_slice(&framed_len.to_be_bytes());
-        framed.extend_from_slice(&response);
-        stream.write_all(&framed).await?;
+        write_response(&mut stream, &response, &mut framed).await?;
     }
+}
+
+/// One write per response: length prefix and message in the same segment.
+async fn write_response(
+    stream: &mut TcpStream,
+    response: &[u8],
+    framed: &mut Vec<u8>,
+) -> io::Result<()> {
+    let Ok(framed_len) = u16::try_from(response.len()) else {
+        return Ok(());
+    };
+    framed.clear();
+    framed.extend_from_slice(&framed_len.to_be_bytes());
+    framed.extend_from_slice(response);
+    stream.write_all(framed).await
 }

@@ -201,6 +201,8 @@ pub struct Policy {
     /// Where transfers to (or refused to) declared secondaries are reported, for the
     /// propagation verifier (set once the replicated store is open).
     pub notes: OnceLock<NoteSink>,
+    /// Wakes the refresher of a zone taken from external primaries (a NOTIFY came).
+    pub kicks: OnceLock<Box<dyn Fn(String) + Send + Sync>>,
 }
 
 /// Takes a [`TransferNote`]; must not block (it runs on the transfer's task).

@@ -24,6 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::answer::{EngineConfig, Outcome, Responder, Transport};
 use crate::metrics::Metrics;
+use crate::notify::answer_notify;
 use crate::transfer::Policy;
 use crate::tsig::sign_answer;
 
@@ -150,6 +151,17 @@ impl Worker {
                 let Some(peer) = peer else { continue };
                 let started = Instant::now();
                 let response = &mut responses[ready];
+                if packets[index].get(2).is_some_and(|b| (b >> 3) & 0x0F == 4) {
+                    // NOTIFY: for the secondary role, outside the answer engine.
+                    if let Some(reply) =
+                        answer_notify(&packets[index][..len], peer.ip(), &self.shared.policy)
+                    {
+                        *response = reply;
+                        destinations[ready] = Some(SockaddrStorage::from(peer));
+                        ready += 1;
+                        continue;
+                    }
+                }
                 let outcome = self.responder.answer(
                     &packets[index][..len],
                     peer.ip(),

@@ -745,3 +745,134 @@ fn tsig_signed_transfers_and_notify_with_bind_knot_and_nsd() {
     }
     assert!(metrics.contains("result=\"badsig\"") && metrics.contains("result=\"badkey\""));
 }
+
+/// The SOA serial our server answers for `zone`, if it serves it.
+fn our_serial(server: &Nebula, zone: &Name) -> Option<u32> {
+    let reply = udp_exchange(
+        server.dns(),
+        &query(40, zone, RType::SOA, None).encode().unwrap(),
+        EXCHANGE_TIMEOUT,
+    )
+    .ok()?;
+    let reply = Message::decode(&reply).ok()?;
+    reply.answers.iter().find_map(soa_serial)
+}
+
+fn primary_zone(origin: &str, serial: u32, extra: &str) -> String {
+    format!(
+        "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n{extra}"
+    )
+}
+
+#[test]
+fn bind_and_knot_as_primaries_of_nebuladns() {
+    let server = Nebula::start(env!("CARGO_BIN_EXE_nebuladns"), &[]).unwrap();
+    let client = api_client(&server);
+    let key = TsigKey::new("up-xfr.test.", b"a secret shared with the primaries, 32+");
+    let imported = client
+        .request(
+            "POST",
+            "/api/v1/tsig-keys",
+            Some(Body::Json(serde_json::json!({
+                "name": key.name, "secret": key.secret_base64(),
+            }))),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    let dir = TempDir::new("primaries").unwrap();
+    // BIND without a key, Knot with one; both notify us.
+    let cases = [
+        (PeerKind::Bind, "up-bind.test.", None),
+        (PeerKind::Knot, "up-knot.test.", Some(key.clone())),
+    ];
+    let mut primaries = Vec::new();
+    for (kind, origin, key) in &cases {
+        let file = dir.path().join(format!("{origin}zone"));
+        std::fs::write(&file, primary_zone(origin, 100, "")).unwrap();
+        let mut zone = ZoneConfig::primary(origin, &file).with_notify(server.dns());
+        if let Some(key) = key {
+            zone = zone.with_key(key.clone());
+        }
+        let peer = Peer::start(*kind, &[zone]).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let reply = client
+            .request(
+                "POST",
+                "/api/v1/upstreams",
+                Some(Body::Json(serde_json::json!({
+                    "zone": origin, "primaries": [peer.address().to_string()],
+                    "key": key.as_ref().map(|k| k.name.clone()),
+                }))),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        primaries.push((peer, *origin));
+    }
+    let wait_serial = |origin: &str, serial: u32| {
+        let zone = Name::from_text(origin, None).unwrap();
+        let deadline = std::time::Instant::now() + TRANSFER_TIMEOUT;
+        while our_serial(&server, &zone) != Some(serial) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "we do not serve {origin} at serial {serial}:\n{}",
+                server.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    };
+    for (_, origin) in &primaries {
+        wait_serial(origin, 100);
+    }
+    // A change on each primary reaches us by its NOTIFY (a second later: BIND reloads a file
+    // whose modification time is newer than its last load, to the second).
+    thread::sleep(Duration::from_millis(1100));
+    for (peer, origin) in &primaries {
+        // The peer serves its own copy of the file.
+        let copy = peer.dir().join(format!("{origin}zone"));
+        std::fs::write(copy, primary_zone(origin, 101, "new A 192.0.2.77\n")).unwrap();
+        peer.reload().unwrap();
+    }
+    for (peer, origin) in &primaries {
+        let zone = Name::from_text(origin, None).unwrap();
+        let deadline = std::time::Instant::now() + TRANSFER_TIMEOUT;
+        while our_serial(&server, &zone) != Some(101) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}'s change did not reach us:\n{}\nour log:\n{}",
+                peer.kind(),
+                peer.log(),
+                server.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let name = Name::from_text(&format!("new.{origin}"), None).unwrap();
+        let reply = udp_exchange(
+            server.dns(),
+            &query(41, &name, RType::A, None).encode().unwrap(),
+            EXCHANGE_TIMEOUT,
+        )
+        .unwrap();
+        let answers = Message::decode(&reply).unwrap().answers;
+        assert!(
+            answers.iter().any(|r| r.to_string().contains("192.0.2.77")),
+            "{:?}: {answers:?}",
+            peer.kind()
+        );
+    }
+    let log = server.log();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("NOTIFY received"))
+            .count()
+            >= 2,
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("secondary zone transferred"))
+            .count()
+            >= 4,
+        "{log}"
+    );
+}

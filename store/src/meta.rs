@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::db::{decode_json, Cf, Db, DbError};
 use crate::deploys;
 pub use crate::records::{
-    normal_name, PeerAddr, Secondary, SecondaryMode, TsigKeyRecord, MIN_SECRET,
+    normal_name, PeerAddr, Secondary, SecondaryMode, TsigKeyRecord, Upstream, MIN_SECRET,
 };
 use crate::state::{parse_zone_name, Command, RejectKind, Rejection, TokenRecord};
 
@@ -55,6 +55,15 @@ pub fn list_tsig_keys(db: &Db) -> Result<Vec<TsigKeyRecord>, DbError> {
 
 pub fn list_secondaries(db: &Db) -> Result<Vec<Secondary>, DbError> {
     scan(db, b"secondary/")
+}
+
+fn upstream_key(zone: &str) -> Vec<u8> {
+    format!("upstream/{zone}").into_bytes()
+}
+
+/// The zones served as secondaries of external primaries.
+pub fn list_upstreams(db: &Db) -> Result<Vec<Upstream>, DbError> {
+    scan(db, b"upstream/")
 }
 
 /// One write a command makes in the state column family.
@@ -240,6 +249,51 @@ pub fn plan(
                 ));
             }
             plan(format!("deploy {}", states.join(", ")), writes)
+        }
+        Command::PutUpstream { upstream } => {
+            let mut record = upstream.clone();
+            record.zone = match normal_name(&record.zone) {
+                Ok(zone) => zone,
+                Err(e) => return Ok(Some(Err(invalid(format!("zone {e}"))))),
+            };
+            if record.primaries.is_empty() {
+                return Ok(Some(Err(invalid(format!(
+                    "zone {}: name at least one primary address",
+                    record.zone
+                )))));
+            }
+            if let Some(key) = &record.key {
+                match read_tsig_key(db, key)? {
+                    None => {
+                        return Ok(Some(Err(invalid(format!(
+                            "zone {}: no TSIG key {key}; create it first",
+                            record.zone
+                        )))))
+                    }
+                    Some(found) => record.key = Some(found.name),
+                }
+            }
+            let primaries: Vec<String> = record.primaries.iter().map(|p| p.0.to_string()).collect();
+            plan(
+                format!(
+                    "zone {} transferred from {}",
+                    record.zone,
+                    primaries.join(", ")
+                ),
+                vec![put(upstream_key(&record.zone), &record)],
+            )
+        }
+        Command::DeleteUpstream { zone } => {
+            let key = normal_name(zone).unwrap_or_default();
+            if db.get(Cf::State, &upstream_key(&key))?.is_none() {
+                return Ok(Some(Err(not_found(format!(
+                    "zone {zone} is not a secondary of external primaries"
+                )))));
+            }
+            plan(
+                format!("zone {key} no longer transferred from its primaries"),
+                vec![MetaWrite::Delete(upstream_key(&key))],
+            )
         }
         Command::PutPeerStatus { status } => {
             let (key, value) = deploys::put_peer_status_write(status);

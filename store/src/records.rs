@@ -196,3 +196,17 @@ pub struct TransferNote {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
 }
+
+/// A zone this cluster serves as a secondary of external primaries (BIND, Knot, NSD,
+/// PowerDNS): the leader transfers it from them and commits each version through Raft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// The zone (lower-case, absolute once stored).
+    pub zone: String,
+    /// Where to transfer it from, tried in order; NOTIFY is accepted from these addresses.
+    pub primaries: Vec<PeerAddr>,
+    /// The TSIG key (by name) transfers and NOTIFYs are signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}

@@ -21,7 +21,7 @@ use crate::deploys::{self, DeployRecord, PeerStatus, TransferNote};
 use crate::diff::{diff, ZoneDiff};
 use crate::format::{from_document, Data, RecordEntry, Ttl, ZoneDocument};
 use crate::master;
-use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord};
+use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord, Upstream};
 pub use crate::meta::{list_tokens, read_token};
 use crate::serial::{first_serial, next_serial, SerialPolicy};
 use crate::validate::{has_errors, validate};
@@ -86,6 +86,14 @@ pub enum Command {
     DeleteSecondary {
         name: String,
     },
+    /// Make a zone a secondary of external primaries (or change its primaries).
+    PutUpstream {
+        upstream: Upstream,
+    },
+    /// Stop transferring a zone from its primaries (the zone itself stays until deleted).
+    DeleteUpstream {
+        zone: String,
+    },
     /// Open deploys, or move them on (the verifier, once per pass for all of them).
     PutDeploys {
         deploys: Vec<DeployRecord>,
@@ -114,6 +122,8 @@ impl Command {
             | Command::DeleteTsigKey { .. }
             | Command::PutSecondary { .. }
             | Command::DeleteSecondary { .. }
+            | Command::PutUpstream { .. }
+            | Command::DeleteUpstream { .. }
             | Command::PutDeploys { .. }
             | Command::PutPeerStatus { .. }
             | Command::RecordTransfer { .. } => None,
@@ -136,6 +146,8 @@ impl Command {
             Command::DeleteTsigKey { .. } => "delete_tsig_key",
             Command::PutSecondary { .. } => "put_secondary",
             Command::DeleteSecondary { .. } => "delete_secondary",
+            Command::PutUpstream { .. } => "put_upstream",
+            Command::DeleteUpstream { .. } => "delete_upstream",
             Command::PutDeploys { .. } => "deploy",
             Command::PutPeerStatus { .. } => "peer_status",
             Command::RecordTransfer { .. } => "record_transfer",
@@ -743,6 +755,8 @@ impl ZoneStore {
             | Command::DeleteTsigKey { .. }
             | Command::PutSecondary { .. }
             | Command::DeleteSecondary { .. }
+            | Command::PutUpstream { .. }
+            | Command::DeleteUpstream { .. }
             | Command::PutDeploys { .. }
             | Command::PutPeerStatus { .. }
             | Command::RecordTransfer { .. } => {

@@ -376,6 +376,18 @@ impl Peer {
         })
     }
 
+    /// Asks the server to reload its zone files (SIGHUP; BIND, Knot and NSD all reload on it).
+    pub fn reload(&self) -> Result<(), String> {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("kill -HUP: {e}"))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("kill -HUP {}: {status}", self.child.id()))
+    }
+
     pub fn kind(&self) -> PeerKind {
         self.kind
     }
