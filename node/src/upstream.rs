@@ -21,7 +21,7 @@ use nebula_raft::Cluster;
 use nebula_store::records::Upstream;
 use nebula_store::serial::{serial_gt, SerialPolicy};
 use nebula_store::snapshot::Catalog;
-use nebula_store::state::Command;
+use nebula_store::state::{Command, UPSTREAM_AUTHOR};
 use nebula_wire::tsig::{Key, Stream};
 use nebula_wire::{Class, Header, Message, Name, Question, RData, RType, Rcode, Record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -186,7 +186,7 @@ impl Refresher {
                         policy: Some(SerialPolicy::Increment),
                         create_only: false,
                     };
-                    let author = format!("secondary of {primary}");
+                    let author = format!("{UPSTREAM_AUTHOR}{primary}");
                     return match self.cluster.write(&author, None, command).await {
                         Ok(Ok(result)) => {
                             tracing::info!(zone = %upstream.zone, %primary, kind, serial, records = records.len(), version = ?result.version, "secondary zone transferred");

@@ -61,6 +61,11 @@ fn upstream_key(zone: &str) -> Vec<u8> {
     format!("upstream/{zone}").into_bytes()
 }
 
+/// A zone's external primaries, if it is taken from them.
+pub fn read_upstream(db: &Db, zone: &str) -> Result<Option<Upstream>, DbError> {
+    db.get_json(Cf::State, &upstream_key(zone))
+}
+
 /// The zones served as secondaries of external primaries.
 pub fn list_upstreams(db: &Db) -> Result<Vec<Upstream>, DbError> {
     scan(db, b"upstream/")

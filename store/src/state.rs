@@ -363,6 +363,10 @@ pub struct ZoneStore {
     audit_hash: String,
 }
 
+/// How the secondary-role refresher signs its writes (`secondary of <primary>`): the only author
+/// that may change a zone taken from external primaries.
+pub const UPSTREAM_AUTHOR: &str = "secondary of ";
+
 /// The lower-case absolute text form used as a zone's key.
 pub fn zone_key(name: &Name) -> String {
     name.to_lowercase().to_string()
@@ -671,6 +675,23 @@ impl ZoneStore {
             Err(rejection) => return Ok(Err(rejection)),
         };
         let slot = self.current(&key);
+        if let Some(upstream) = meta::read_upstream(&self.db, &key)? {
+            // Its primaries own it; only the refresher (authoring as their secondary) writes.
+            if !stamped.author.starts_with(UPSTREAM_AUTHOR) {
+                return Ok(Err(Rejection::new(
+                    RejectKind::Conflict,
+                    format!(
+                        "zone {key} is a secondary of {}; change it on its primary, or stop taking it from there first (DELETE /api/v1/upstreams/{key})",
+                        upstream
+                            .primaries
+                            .iter()
+                            .map(|p| p.0.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )));
+            }
+        }
         let live = slot.and_then(|s| s.zone.as_deref());
         let time = stamped.time_ms;
         let missing = || Rejection::new(RejectKind::NotFound, format!("zone {key} does not exist"));
