@@ -876,3 +876,60 @@ fn bind_and_knot_as_primaries_of_nebuladns() {
         "{log}"
     );
 }
+
+#[test]
+fn powerdns_transfers_the_zone_and_follows_a_change_from_us() {
+    // The 100,000-record zone (a file zone) and the replicated example zone, which changes.
+    let (_dir, file, server) = serve_big_zone("");
+    let client = api_client(&server);
+    let created = client
+        .request(
+            "POST",
+            "/api/v1/zones",
+            Some(Body::Json(serde_json::json!({
+                "name": "example.com.",
+                "master": "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n",
+            }))),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let pdns = Peer::start(
+        PeerKind::PowerDns,
+        &[
+            ZoneConfig::secondary(ORIGIN, server.dns()),
+            ZoneConfig::secondary("example.com.", server.dns()),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}\nour log:\n{}", server.log()));
+    pdns.wait_for_serial(ORIGIN, TRANSFER_TIMEOUT, |s| s == SERIAL)
+        .unwrap_or_else(|e| panic!("{e}\nour log:\n{}", server.log()));
+    let theirs: BTreeSet<String> = check_transfer(
+        &tcp_transfer(
+            pdns.address(),
+            &transfer_query(31, RType::AXFR),
+            TRANSFER_TIMEOUT,
+        )
+        .unwrap(),
+        31,
+        RType::AXFR,
+        false,
+    )
+    .iter()
+    .map(key)
+    .collect();
+    let ours = zone_keys(&file);
+    assert!(
+        theirs == ours,
+        "PowerDNS serves other records than we sent: {} only ours, {} only theirs",
+        ours.difference(&theirs).count(),
+        theirs.difference(&ours).count()
+    );
+    let next = change_www(&server, &client, "192.0.2.86");
+    notify(
+        pdns.address(),
+        &Name::from_text("example.com.", None).unwrap(),
+    );
+    pdns.wait_for_serial("example.com.", TRANSFER_TIMEOUT, |s| s == next)
+        .unwrap_or_else(|e| panic!("{e}\nour log:\n{}", server.log()));
+}

@@ -49,6 +49,9 @@ pub enum PeerKind {
     Bind,
     Knot,
     Nsd,
+    /// PowerDNS Authoritative with its BIND backend (zones from a named.conf): primaries and
+    /// secondaries without TSIG (per-zone TSIG needs its metadata database).
+    PowerDns,
 }
 
 impl PeerKind {
@@ -60,6 +63,7 @@ impl PeerKind {
             PeerKind::Bind => "named",
             PeerKind::Knot => "knotd",
             PeerKind::Nsd => "nsd",
+            PeerKind::PowerDns => "pdns_server",
         }
     }
 
@@ -69,6 +73,7 @@ impl PeerKind {
             PeerKind::Bind => "bind9",
             PeerKind::Knot => "knot",
             PeerKind::Nsd => "nsd",
+            PeerKind::PowerDns => "pdns-server",
         }
     }
 
@@ -77,6 +82,7 @@ impl PeerKind {
             PeerKind::Bind => "bind",
             PeerKind::Knot => "knot",
             PeerKind::Nsd => "nsd",
+            PeerKind::PowerDns => "powerdns",
         }
     }
 }
@@ -87,6 +93,7 @@ impl fmt::Display for PeerKind {
             PeerKind::Bind => "BIND",
             PeerKind::Knot => "Knot DNS",
             PeerKind::Nsd => "NSD",
+            PeerKind::PowerDns => "PowerDNS",
         })
     }
 }
@@ -582,9 +589,63 @@ fn write_config(
                 vec!["-d".into(), "-c".into(), conf],
             )
         }
+        PeerKind::PowerDns => {
+            if zones.iter().any(|z| z.key.is_some()) {
+                return Err(PeerError::Io {
+                    context: "PowerDNS in this harness".to_owned(),
+                    source: io::Error::other(
+                        "per-zone TSIG needs PowerDNS's metadata database, which the BIND backend here does not have",
+                    ),
+                });
+            }
+            fs::write(dir.join("named.conf"), powerdns_zones(&dir_text, zones))
+                .map_err(io_error("writing the PowerDNS zone list"))?;
+            (
+                "pdns.conf",
+                powerdns_config(&dir_text, address),
+                vec![format!("--config-dir={dir_text}")],
+            )
+        }
     };
     fs::write(dir.join(file_name), text).map_err(io_error("writing the server configuration"))?;
     Ok(args)
+}
+
+/// `pdns.conf`: foreground, no guardian, the BIND backend reading `named.conf` in `dir`,
+/// secondary zones checked every second, NOTIFY and AXFR allowed from loopback.
+fn powerdns_config(dir: &str, address: SocketAddr) -> String {
+    format!(
+        "launch=bind\nbind-config={dir}/named.conf\nlocal-address={ip}\nlocal-port={port}\n\
+         socket-dir={dir}\ndaemon=no\nguardian=no\ndisable-syslog=yes\nloglevel=6\n\
+         secondary=yes\nxfr-cycle-interval=1\nallow-notify-from=127.0.0.0/8\n\
+         allow-axfr-ips=127.0.0.0/8\nprimary=no\n",
+        ip = address.ip(),
+        port = address.port(),
+    )
+}
+
+/// The BIND-backend zone list of PowerDNS.
+fn powerdns_zones(dir: &str, zones: &[ZoneConfig]) -> String {
+    let mut c = format!("options {{ directory \"{dir}\"; }};\n");
+    for zone in zones {
+        let kind = match &zone.source {
+            ZoneSource::Primary { .. } => "master".to_owned(),
+            ZoneSource::Secondary { primaries } => {
+                let list: String = primaries
+                    .iter()
+                    .map(|p| format!("{}:{}; ", p.ip(), p.port()))
+                    .collect();
+                format!("slave; masters {{ {list}}}")
+            }
+        };
+        let _ = writeln!(
+            c,
+            "zone \"{}\" {{ type {kind}; file \"{dir}/{}\"; }};",
+            zone.origin,
+            zone.file_name()
+        );
+    }
+    c
 }
 
 /// Each distinct key once, in first-use order.
