@@ -112,7 +112,16 @@ impl Peers {
         }
     }
 
-    /// Re-reads the API-declared secondaries every second until `stop` turns true.
+    /// Re-reads the API-declared secondaries and the upstream zones from the store now.
+    #[cfg(feature = "cluster")]
+    pub fn reload(&self, db: &nebula_store::db::Db) -> Result<(), nebula_store::db::DbError> {
+        let declared = nebula_store::meta::list_secondaries(db)?;
+        let upstreams = nebula_store::meta::list_upstreams(db)?;
+        self.update(declared, upstreams);
+        Ok(())
+    }
+
+    /// Re-reads them every second until `stop` turns true.
     #[cfg(feature = "cluster")]
     pub async fn refresh(
         self: Arc<Self>,
@@ -121,11 +130,8 @@ impl Peers {
     ) {
         const REFRESH: Duration = Duration::from_secs(1);
         loop {
-            let read = nebula_store::meta::list_secondaries(&db)
-                .and_then(|d| Ok((d, nebula_store::meta::list_upstreams(&db)?)));
-            match read {
-                Ok((declared, upstreams)) => self.update(declared, upstreams),
-                Err(e) => tracing::warn!(error = %e, "cannot read the declared secondaries"),
+            if let Err(e) = self.reload(&db) {
+                tracing::warn!(error = %e, "cannot read the declared secondaries");
             }
             tokio::select! {
                 _ = stop.changed() => return,

@@ -92,6 +92,8 @@ impl Verifier {
     /// One pass on the leader: check, record what changed, move the open deploys on.
     async fn pass(&self) -> Result<(), String> {
         let db = self.cluster.db();
+        // Fresh: a deploy is judged by the secondaries declared when it is checked.
+        self.policy.peers.reload(db).map_err(|e| e.to_string())?;
         let peers = self.policy.peers.load();
         let served = served(&self.catalog.load());
         let now = now_ms();

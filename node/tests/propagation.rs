@@ -341,3 +341,86 @@ fn the_incident_fails_the_deploy_with_fingerprints_and_wire_errors_until_fixed()
     });
     assert_eq!(implicit["serial"], next);
 }
+
+#[test]
+fn a_deploy_carries_on_across_a_leader_change() {
+    use support::cluster::{TestCluster, TEST_ZONE};
+    let mut cluster = TestCluster::start(
+        env!("CARGO_BIN_EXE_nebuladns").as_ref(),
+        3,
+        "\n[propagation]\npoll_ms = 200\n",
+    );
+    let leader = cluster.wait_for_leader(Duration::from_secs(10));
+    let other = (1..=3).find(|&id| id != leader).unwrap();
+    let created = cluster.request(
+        other,
+        "PUT",
+        "/api/v1/zones/dep.test.",
+        Some(Body::Text(TEST_ZONE.to_owned())),
+        &[],
+    );
+    assert!(created.is_success(), "{}", created.body);
+    // A required secondary that is not up yet: the deploy of the next write stays verifying.
+    let nowhere = SocketAddr::from(([127, 0, 0, 1], support::peers::free_port().unwrap()));
+    let declared = cluster.request(
+        other,
+        "POST",
+        "/api/v1/secondaries",
+        Some(Body::Json(
+            json!({"name": "nsd", "address": nowhere.to_string(), "zones": ["dep.test."]}),
+        )),
+        &[],
+    );
+    assert!(declared.is_success(), "{}", declared.body);
+    let written = cluster.request(
+        other,
+        "POST",
+        "/api/v1/zones/dep.test./records",
+        Some(support::cluster::add_txt("t", "leader change")),
+        &[],
+    );
+    assert!(written.is_success(), "{}", written.body);
+    let written = written.json();
+    let deploy = format!("/api/v1/deploys/dep.test.@{}", written["version"]);
+    let client = cluster.client(other);
+    let verifying = wait_for(&client, &deploy, "verifying under the first leader", |d| {
+        d["state"] == "verifying"
+            && d["peers"][0]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("connection refused"))
+    });
+    assert_eq!(verifying["serial"], written["serial"]);
+
+    // The leader dies; the secondary comes up (at its own address, redeclared).
+    cluster.kill(leader);
+    let survivor = other;
+    cluster.wait_until(Duration::from_secs(10), "a new leader", |c| {
+        c.leader_seen_by(survivor).is_some_and(|l| l != leader)
+    });
+    let nsd = Peer::spawn(
+        PeerKind::Nsd,
+        &[ZoneConfig::secondary(
+            "dep.test.",
+            cluster.node(survivor).dns,
+        )],
+    )
+    .unwrap();
+    let redeclared = cluster.request(
+        survivor,
+        "POST",
+        "/api/v1/secondaries",
+        Some(Body::Json(
+            json!({"name": "nsd", "address": nsd.address().to_string(), "zones": ["dep.test."]}),
+        )),
+        &[],
+    );
+    assert!(redeclared.is_success(), "{}", redeclared.body);
+    let verified = wait_for(&client, &deploy, "verified by the new leader", |d| {
+        d["state"] == "verified"
+    });
+    assert_eq!(verified["peers"][0]["observed_serial"], written["serial"]);
+    assert_eq!(
+        verified["created_ms"], verifying["created_ms"],
+        "the same deploy"
+    );
+}
