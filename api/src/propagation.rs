@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::rest::{barrier, json_body, submit, zone_key, ApiState, ReadParams, WriteParams};
+use crate::rest::{
+    barrier, json_body, run_write, submit, zone_key, ApiState, ReadParams, WriteParams,
+};
 
 /// A secondary with everything known about it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -253,12 +255,7 @@ pub async fn create_deploy(
     let command = Command::PutDeploys {
         deploys: vec![deploy.clone()],
     };
-    let author = principal.author();
-    if params.dry_run {
-        state.cluster.preview(&author, None, command).await??;
-    } else {
-        state.cluster.write(&author, None, command).await??;
-    }
+    run_write(&state, &principal, &headers, params.dry_run, command).await?;
     Ok((StatusCode::CREATED, Json(deploy)).into_response())
 }
 

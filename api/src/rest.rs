@@ -258,6 +258,24 @@ pub(crate) async fn barrier(state: &ApiState, stale: bool) -> Result<(), ApiErro
     Ok(())
 }
 
+/// Runs (or, with `dry_run`, previews) a write under the caller's name and idempotency key.
+pub(crate) async fn run_write(
+    state: &ApiState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    dry_run: bool,
+    command: Command,
+) -> Result<WriteResult, ApiError> {
+    let key = idempotency_key(headers)?;
+    let author = principal.author();
+    let result = if dry_run {
+        state.cluster.preview(&author, key, command).await?
+    } else {
+        state.cluster.write(&author, key, command).await?
+    };
+    Ok(result?)
+}
+
 /// Runs (or previews) a write and turns its result into a response.
 pub(crate) async fn submit(
     state: &ApiState,
@@ -267,20 +285,26 @@ pub(crate) async fn submit(
     command: Command,
     created: bool,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(headers)?;
-    let author = principal.author();
-    let result = if dry_run {
-        state.cluster.preview(&author, key, command).await?
-    } else {
-        state.cluster.write(&author, key, command).await?
-    };
-    let result = result?;
+    let result = run_write(state, principal, headers, dry_run, command).await?;
     let status = if created && result.outcome == Outcome::Applied {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(result)).into_response())
+}
+
+/// [`submit`] for a caller that must be an admin.
+pub(crate) async fn submit_as_admin(
+    state: &ApiState,
+    headers: &HeaderMap,
+    dry_run: bool,
+    command: Command,
+    created: bool,
+) -> Result<Response, ApiError> {
+    let principal = state.principal(headers)?;
+    principal.require(Role::Admin)?;
+    submit(state, &principal, headers, dry_run, command, created).await
 }
 
 /// Turns a zone request into master-file text for the log.
@@ -742,18 +766,7 @@ pub async fn create_token(
     let command = Command::PutToken {
         token: token.record,
     };
-    let key = idempotency_key(&headers)?;
-    let result = if params.dry_run {
-        state
-            .cluster
-            .preview(&principal.author(), key, command)
-            .await?
-    } else {
-        state
-            .cluster
-            .write(&principal.author(), key, command)
-            .await?
-    }?;
+    let result = run_write(&state, &principal, &headers, params.dry_run, command).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -792,11 +805,8 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     Query(params): Query<WriteParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Admin)?;
-    submit(
+    submit_as_admin(
         &state,
-        &principal,
         &headers,
         params.dry_run,
         Command::RevokeToken { id },
@@ -967,11 +977,8 @@ pub async fn delete_tsig_key(
     Path(name): Path<String>,
     Query(params): Query<WriteParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Admin)?;
-    submit(
+    submit_as_admin(
         &state,
-        &principal,
         &headers,
         params.dry_run,
         Command::DeleteTsigKey { name },
@@ -1006,8 +1013,6 @@ pub async fn create_secondary(
     Query(params): Query<WriteParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Admin)?;
     let request: SecondaryRequest = json_body(&body)?;
     let mut address: PeerAddr = request
         .address
@@ -1024,15 +1029,8 @@ pub async fn create_secondary(
         mode: request.mode.unwrap_or_default(),
     };
     secondary.check().map_err(ApiError::bad_request)?;
-    submit(
-        &state,
-        &principal,
-        &headers,
-        params.dry_run,
-        Command::PutSecondary { secondary },
-        true,
-    )
-    .await
+    let command = Command::PutSecondary { secondary };
+    submit_as_admin(&state, &headers, params.dry_run, command, true).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/secondaries/{name}", params(("name" = String, Path), WriteParams), tag = "secondaries",
@@ -1043,11 +1041,8 @@ pub async fn delete_secondary(
     Path(name): Path<String>,
     Query(params): Query<WriteParams>,
 ) -> Result<Response, ApiError> {
-    let principal = state.principal(&headers)?;
-    principal.require(Role::Admin)?;
-    submit(
+    submit_as_admin(
         &state,
-        &principal,
         &headers,
         params.dry_run,
         Command::DeleteSecondary { name },

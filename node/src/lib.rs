@@ -13,6 +13,8 @@ pub mod ctl;
 #[cfg(feature = "cluster")]
 mod ctl_transfer;
 #[cfg(feature = "cluster")]
+pub mod dns_client;
+#[cfg(feature = "cluster")]
 pub mod http;
 pub mod metrics;
 pub mod notify;

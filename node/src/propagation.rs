@@ -27,15 +27,14 @@ use nebula_store::records::{Secondary, SecondaryMode};
 use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::Command;
-use nebula_wire::tsig::{Key, Stream};
-use nebula_wire::{Class, Header, Message, Name, Question, RData, RType, Rcode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use nebula_wire::tsig::Key;
+use nebula_wire::{Class, Message, Name, RData, RType};
 use tokio::sync::watch;
 
+use crate::dns_client;
 use crate::metrics::{Metrics, PropagationView};
 use crate::transfer::Policy;
-use crate::tsig::{answer_error, unix_timers};
+use crate::tsig::answer_error;
 
 /// How long one SOA check or fingerprint query may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -321,84 +320,13 @@ fn error_class(error: &str) -> &'static str {
         .map_or("other", |(_, class)| class)
 }
 
-/// One query over TCP, answered or the wire reason why not.
-async fn exchange(to: SocketAddr, query: &[u8]) -> Result<Vec<u8>, String> {
-    let attempt = async {
-        let mut stream = TcpStream::connect(to).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-            _ => format!("connect: {e}"),
-        })?;
-        let len = u16::try_from(query.len()).map_err(|_| "query too long".to_owned())?;
-        let mut framed = len.to_be_bytes().to_vec();
-        framed.extend_from_slice(query);
-        stream
-            .write_all(&framed)
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let mut len = [0u8; 2];
-        stream
-            .read_exact(&mut len)
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    "connection closed without an answer".to_owned()
-                }
-                _ => format!("read: {e}"),
-            })?;
-        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream
-            .read_exact(&mut reply)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        Ok(reply)
-    };
-    tokio::time::timeout(CHECK_TIMEOUT, attempt)
-        .await
-        .map_err(|_| "timeout".to_owned())?
-}
-
-fn query_bytes(name: &Name, qtype: RType, qclass: Class) -> Option<Vec<u8>> {
-    let mut id = [0u8; 2];
-    let _ = getrandom::fill(&mut id);
-    Message {
-        header: Header {
-            id: u16::from_be_bytes(id),
-            ..Header::default()
-        },
-        questions: vec![Question {
-            name: name.clone(),
-            qtype,
-            qclass,
-        }],
-        ..Message::default()
-    }
-    .encode()
-    .ok()
-}
-
 /// The SOA serial `to` serves for `zone`, or the wire reason it does not.
 async fn check_soa(to: SocketAddr, zone: &str, key: Option<Key>) -> Result<u32, String> {
     let name = Name::from_text(zone, Some(&Name::root())).map_err(|e| e.to_string())?;
-    let mut query = query_bytes(&name, RType::SOA, Class::IN).ok_or("cannot encode")?;
-    if let Some(key) = key {
-        Stream::request(key).sign(&mut query, unix_timers(), Rcode::NOERROR, &[]);
+    match dns_client::soa(to, &name, key, CHECK_TIMEOUT).await?.rdata {
+        RData::Soa(soa) => Ok(soa.serial),
+        _ => Err("no SOA in the answer".to_owned()),
     }
-    let reply = exchange(to, &query).await?;
-    let reply = Message::decode(&reply).map_err(|e| format!("undecodable answer: {e}"))?;
-    if reply.header.rcode != 0 {
-        return Err(answer_error(&reply));
-    }
-    if !reply.header.aa {
-        return Err("not authoritative for the zone (no AA)".to_owned());
-    }
-    reply
-        .answers
-        .iter()
-        .find_map(|r| match &r.rdata {
-            RData::Soa(soa) if r.name == name => Some(soa.serial),
-            _ => None,
-        })
-        .ok_or_else(|| "no SOA in the answer".to_owned())
 }
 
 /// A CHAOS TXT answer's text, or how it was refused.
@@ -406,10 +334,10 @@ async fn chaos_txt(to: SocketAddr, name: &str) -> String {
     let Ok(name) = Name::from_text(name, Some(&Name::root())) else {
         return String::new();
     };
-    let Some(query) = query_bytes(&name, RType::TXT, Class::CH) else {
+    let Ok(query) = dns_client::query(&name, RType::TXT, Class::CH).encode() else {
         return String::new();
     };
-    let reply = match exchange(to, &query).await {
+    let reply = match dns_client::exchange(to, &query, CHECK_TIMEOUT).await {
         Ok(reply) => reply,
         Err(e) => return format!("({e})"),
     };

@@ -33,7 +33,7 @@ use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::ZoneSnapshot;
 use nebula_wire::codec::{NameKind, Writer};
 use nebula_wire::message::encode_record;
-use nebula_wire::tsig::{self, Key, Timers, DEFAULT_FUDGE};
+use nebula_wire::tsig::Key;
 use nebula_wire::{
     Class, Counts, Header, Message, Name, QueryView, Question, RData, RType, Rcode, Record,
 };
@@ -342,29 +342,13 @@ impl Messages<'_> {
             self.writer.patch_u16(10, 1);
         }
         let signed;
-        let bytes = match &mut self.signing {
-            Signing::None => self.writer.as_bytes(),
-            Signing::Chain {
-                stream,
-                time,
-                error,
-                other,
-            } => {
-                let mut message = self.writer.as_bytes().to_vec();
-                let timers = Timers {
-                    time: time.unwrap_or_else(unix_now),
-                    fudge: DEFAULT_FUDGE,
-                };
-                stream.sign(&mut message, timers, *error, other);
-                signed = message;
-                &signed
-            }
-            Signing::Error { key_name, tsig } => {
-                let mut message = self.writer.as_bytes().to_vec();
-                tsig::append_tsig(&mut message, key_name, tsig);
-                signed = message;
-                &signed
-            }
+        let bytes = if matches!(self.signing, Signing::None) {
+            self.writer.as_bytes()
+        } else {
+            let mut message = self.writer.as_bytes().to_vec();
+            self.signing.apply(&mut message, unix_now());
+            signed = message;
+            &signed
         };
         let len = u16::try_from(bytes.len())
             .map_err(|_| io::Error::other("a transfer message exceeded 65535 octets"))?;

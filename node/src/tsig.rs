@@ -47,6 +47,26 @@ pub(crate) enum Signing {
 }
 
 impl Signing {
+    /// Signs (or appends the error record to) one finished message.
+    pub(crate) fn apply(&mut self, message: &mut Vec<u8>, now: u64) {
+        match self {
+            Signing::None => {}
+            Signing::Chain {
+                stream,
+                time,
+                error,
+                other,
+            } => {
+                let timers = Timers {
+                    time: time.unwrap_or(now),
+                    fudge: DEFAULT_FUDGE,
+                };
+                stream.sign(message, timers, *error, other);
+            }
+            Signing::Error { key_name, tsig } => tsig::append_tsig(message, key_name, tsig),
+        }
+    }
+
     pub(crate) fn chain(stream: Stream) -> Signing {
         Signing::Chain {
             stream: Box::new(stream),
@@ -188,22 +208,7 @@ pub fn sign_answer(
             }
         }
     }
-    match &mut signing {
-        Signing::None => {}
-        Signing::Chain {
-            stream,
-            time,
-            error,
-            other,
-        } => {
-            let timers = Timers {
-                time: time.unwrap_or(now),
-                fudge: DEFAULT_FUDGE,
-            };
-            stream.sign(response, timers, *error, other);
-        }
-        Signing::Error { key_name, tsig } => tsig::append_tsig(response, key_name, tsig),
-    }
+    signing.apply(response, now);
 }
 
 /// Notes a declared secondary's failed signed query for the propagation verifier.

@@ -23,11 +23,10 @@ use nebula_store::serial::{serial_gt, SerialPolicy};
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::{Command, UPSTREAM_AUTHOR};
 use nebula_wire::tsig::{Key, Stream};
-use nebula_wire::{Class, Header, Message, Name, Question, RData, RType, Rcode, Record};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use nebula_wire::{Class, Message, Name, RData, RType, Rcode, Record};
 use tokio::sync::{mpsc, watch};
 
+use crate::dns_client;
 use crate::transfer::Policy;
 use crate::tsig::{answer_error, unix_now, unix_timers};
 
@@ -151,7 +150,7 @@ impl Refresher {
         let mut retry = Duration::from_secs(30);
         for primary in &upstream.primaries {
             let primary = primary.0;
-            let theirs = match soa_of(primary, &origin, key.clone()).await {
+            let theirs = match dns_client::soa(primary, &origin, key.clone(), CHECK_TIMEOUT).await {
                 Ok(soa) => soa,
                 Err(e) => {
                     last_error = format!("{primary}: SOA check: {e}");
@@ -222,7 +221,7 @@ impl Refresher {
         } else {
             RType::AXFR
         };
-        let mut message = query(origin, qtype, Class::IN);
+        let mut message = dns_client::query(origin, qtype, Class::IN);
         if let Some((serial, records)) = &current {
             // RFC 1995 §3: our SOA in the authority section.
             if let Some(soa) = records.iter().find(|r| r.rtype() == RType::SOA) {
@@ -240,13 +239,11 @@ impl Refresher {
             Stream::after(key, &mac)
         });
         let records = tokio::time::timeout(TRANSFER_TIMEOUT, async {
-            let mut stream = TcpStream::connect(primary)
-                .await
-                .map_err(|e| format!("connect: {e}"))?;
-            write_framed(&mut stream, &bytes).await?;
+            let mut stream = dns_client::connect(primary).await?;
+            dns_client::write_framed(&mut stream, &bytes).await?;
             let mut records: Vec<Record> = Vec::new();
             loop {
-                let reply = read_framed(&mut stream).await?;
+                let reply = dns_client::read_framed(&mut stream).await?;
                 if let Some(verifier) = &mut verifier {
                     verifier
                         .verify(&reply, unix_now())
@@ -328,75 +325,6 @@ fn apply(
         }
     }
     Ok((zone, "IXFR", new))
-}
-
-fn query(origin: &Name, qtype: RType, qclass: Class) -> Message {
-    let mut id = [0u8; 2];
-    let _ = getrandom::fill(&mut id);
-    Message {
-        header: Header {
-            id: u16::from_be_bytes(id),
-            ..Header::default()
-        },
-        questions: vec![Question {
-            name: origin.clone(),
-            qtype,
-            qclass,
-        }],
-        ..Message::default()
-    }
-}
-
-async fn write_framed(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
-    let len = u16::try_from(bytes.len()).map_err(|_| "message too long".to_owned())?;
-    let mut framed = len.to_be_bytes().to_vec();
-    framed.extend_from_slice(bytes);
-    stream
-        .write_all(&framed)
-        .await
-        .map_err(|e| format!("write: {e}"))
-}
-
-async fn read_framed(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
-    let mut len = [0u8; 2];
-    stream
-        .read_exact(&mut len)
-        .await
-        .map_err(|e| format!("read: {e}"))?;
-    let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream
-        .read_exact(&mut message)
-        .await
-        .map_err(|e| format!("read: {e}"))?;
-    Ok(message)
-}
-
-/// The SOA record `primary` serves for `origin`.
-async fn soa_of(primary: SocketAddr, origin: &Name, key: Option<Key>) -> Result<Record, String> {
-    let mut bytes = query(origin, RType::SOA, Class::IN)
-        .encode()
-        .map_err(|e| e.to_string())?;
-    if let Some(key) = key {
-        Stream::request(key).sign(&mut bytes, unix_timers(), Rcode::NOERROR, &[]);
-    }
-    let reply = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let mut stream = TcpStream::connect(primary)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        write_framed(&mut stream, &bytes).await?;
-        read_framed(&mut stream).await
-    })
-    .await
-    .map_err(|_| "timeout".to_owned())??;
-    let reply = Message::decode(&reply).map_err(|e| format!("undecodable: {e}"))?;
-    if reply.header.rcode != 0 {
-        return Err(answer_error(&reply));
-    }
-    reply
-        .answers
-        .into_iter()
-        .find(|r| r.rtype() == RType::SOA && r.name == *origin)
-        .ok_or_else(|| "no SOA in the answer".to_owned())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use nebula_api::client::{Body, Client};
 use serde_json::{json, Value};
 use support::cluster::{add_txt, TestCluster, TEST_ZONE};
+use support::nebula::nebulactl;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_nebuladns");
 const CTL: &str = env!("CARGO_BIN_EXE_nebulactl");
@@ -387,21 +388,8 @@ fn dry_run_idempotency_history_diff_rollback_audit() {
 }
 
 fn ctl(cluster: &TestCluster, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(CTL)
-        .arg("--api")
-        .arg(format!("http://{}", cluster.node(1).http))
-        .arg("--data-dir")
-        .arg(cluster.node(1).dir.join("data"))
-        .args(args)
-        .env_remove("NEBULA_TOKEN")
-        .env_remove("NEBULA_API")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let node = cluster.node(1);
+    nebulactl(CTL.as_ref(), node.http, &node.dir.join("data"), args)
 }
 
 #[test]

@@ -9,13 +9,12 @@
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nebula_api::client::{Body, Client};
 use serde_json::{json, Value};
-use support::nebula::{metric_value, Nebula};
+use support::nebula::{metric_value, nebulactl, Nebula};
 use support::peers::{Peer, PeerKind, ZoneConfig};
 use support::tsig::TsigKey;
 
@@ -100,20 +99,11 @@ fn get(client: &Client, path: &str) -> Value {
 }
 
 fn ctl(server: &Nebula, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(CTL)
-        .arg("--api")
-        .arg(format!("http://{}", server.http()))
-        .arg("--data-dir")
-        .arg(server.dir().join("data"))
-        .args(args)
-        .env_remove("NEBULA_TOKEN")
-        .env_remove("NEBULA_API")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    nebulactl(
+        CTL.as_ref(),
+        server.http(),
+        &server.dir().join("data"),
+        args,
     )
 }
 

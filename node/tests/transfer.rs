@@ -537,6 +537,22 @@ fn declared_secondaries_are_notified_of_every_new_version() {
     );
 }
 
+/// Creates the replicated zone example.com. (file-zone servers do not seed it).
+fn create_example_zone(client: &nebula_api::client::Client) {
+    let created = client
+        .request(
+            "POST",
+            "/api/v1/zones",
+            Some(Body::Json(serde_json::json!({
+                "name": "example.com.",
+                "master": "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n",
+            }))),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -588,18 +604,7 @@ fn tsig_signed_transfers_and_notify_with_bind_knot_and_nsd() {
     let rule = format!("[transfer]\nallow = []\n\n[[transfer.rule]]\nkeys = {key_names:?}\n");
     let (_dir, file, server) = serve_big_zone(&rule);
     let client = api_client(&server);
-    let created = client
-        .request(
-            "POST",
-            "/api/v1/zones",
-            Some(Body::Json(serde_json::json!({
-                "name": "example.com.",
-                "master": "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n",
-            }))),
-            &[],
-        )
-        .unwrap();
-    assert_eq!(created.status, 201, "{}", created.body);
+    create_example_zone(&client);
     // Keys made by the API, which shows each secret once.
     let keys: Vec<TsigKey> = key_names
         .iter()
@@ -882,18 +887,7 @@ fn powerdns_transfers_the_zone_and_follows_a_change_from_us() {
     // The 100,000-record zone (a file zone) and the replicated example zone, which changes.
     let (_dir, file, server) = serve_big_zone("");
     let client = api_client(&server);
-    let created = client
-        .request(
-            "POST",
-            "/api/v1/zones",
-            Some(Body::Json(serde_json::json!({
-                "name": "example.com.",
-                "master": "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n",
-            }))),
-            &[],
-        )
-        .unwrap();
-    assert_eq!(created.status, 201, "{}", created.body);
+    create_example_zone(&client);
     let pdns = Peer::start(
         PeerKind::PowerDns,
         &[

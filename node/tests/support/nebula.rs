@@ -363,3 +363,28 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
         value.split_whitespace().next()?.parse().ok()
     })
 }
+
+/// Runs `nebulactl` (the binary at `ctl`) against the API at `api` with the admin token of
+/// `data_dir`; returns its exit code, stdout and stderr.
+pub fn nebulactl(
+    ctl: &Path,
+    api: SocketAddr,
+    data_dir: &Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let out = Command::new(ctl)
+        .arg("--api")
+        .arg(format!("http://{api}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("NEBULA_TOKEN")
+        .env_remove("NEBULA_API")
+        .output()
+        .expect("nebulactl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
