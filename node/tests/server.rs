@@ -221,8 +221,9 @@ fn health_and_metrics_endpoints() {
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
-    // Labels are enums: no qname ever appears.
-    assert!(!text.contains("h.test"));
+    // Labels are enums or configured names (served zones): no query name ever appears.
+    assert!(!text.contains("www.h.test"));
+    assert!(text.contains("nebula_zone_current_soa_serial{zone=\"h.test.\"} 1"));
 }
 
 #[test]
