@@ -49,8 +49,8 @@ pub enum PeerKind {
     Bind,
     Knot,
     Nsd,
-    /// PowerDNS Authoritative with its BIND backend (zones from a named.conf): primaries and
-    /// secondaries without TSIG (per-zone TSIG needs its metadata database).
+    /// PowerDNS Authoritative with its generic SQLite backend (zones and keys set up with
+    /// `pdnsutil`).
     PowerDns,
 }
 
@@ -590,16 +590,9 @@ fn write_config(
             )
         }
         PeerKind::PowerDns => {
-            if zones.iter().any(|z| z.key.is_some()) {
-                return Err(PeerError::Io {
-                    context: "PowerDNS in this harness".to_owned(),
-                    source: io::Error::other(
-                        "per-zone TSIG needs PowerDNS's metadata database, which the BIND backend here does not have",
-                    ),
-                });
-            }
-            fs::write(dir.join("named.conf"), powerdns_zones(&dir_text, zones))
-                .map_err(io_error("writing the PowerDNS zone list"))?;
+            fs::write(dir.join("pdns.conf"), powerdns_config(&dir_text, address))
+                .map_err(io_error("writing pdns.conf"))?;
+            powerdns_setup(dir, zones)?;
             (
                 "pdns.conf",
                 powerdns_config(&dir_text, address),
@@ -611,41 +604,85 @@ fn write_config(
     Ok(args)
 }
 
-/// `pdns.conf`: foreground, no guardian, the BIND backend reading `named.conf` in `dir`,
-/// secondary zones checked every second, NOTIFY and AXFR allowed from loopback.
+/// `pdns.conf`: foreground, no guardian, the generic SQLite backend (it keeps IXFR-in and
+/// per-zone TSIG metadata, which the BIND backend does not), secondary zones checked every
+/// second, NOTIFY and AXFR allowed from loopback.
 fn powerdns_config(dir: &str, address: SocketAddr) -> String {
     format!(
-        "launch=bind\nbind-config={dir}/named.conf\nlocal-address={ip}\nlocal-port={port}\n\
-         socket-dir={dir}\ndaemon=no\nguardian=no\ndisable-syslog=yes\nloglevel=6\n\
-         secondary=yes\nxfr-cycle-interval=1\nallow-notify-from=127.0.0.0/8\n\
-         allow-axfr-ips=127.0.0.0/8\nprimary=no\n",
+        "launch=gsqlite3\ngsqlite3-database={dir}/pdns.sqlite3\nlocal-address={ip}\n\
+         local-port={port}\nsocket-dir={dir}\ndaemon=no\nguardian=no\ndisable-syslog=yes\n\
+         loglevel=6\nsecondary=yes\nprimary=yes\nxfr-cycle-interval=1\n\
+         allow-notify-from=127.0.0.0/8\nallow-axfr-ips=127.0.0.0/8\n",
         ip = address.ip(),
         port = address.port(),
     )
 }
 
-/// The BIND-backend zone list of PowerDNS.
-fn powerdns_zones(dir: &str, zones: &[ZoneConfig]) -> String {
-    let mut c = format!("options {{ directory \"{dir}\"; }};\n");
-    for zone in zones {
-        let kind = match &zone.source {
-            ZoneSource::Primary { .. } => "master".to_owned(),
-            ZoneSource::Secondary { primaries } => {
-                let list: String = primaries
-                    .iter()
-                    .map(|p| format!("{}:{}; ", p.ip(), p.port()))
-                    .collect();
-                format!("slave; masters {{ {list}}}")
+/// The schema PowerDNS's SQLite backend needs (pdns-backend-sqlite3).
+const POWERDNS_SCHEMA: &str = "/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql";
+
+/// Creates PowerDNS's database and its zones and keys with `sqlite3` and `pdnsutil`.
+fn powerdns_setup(dir: &Path, zones: &[ZoneConfig]) -> Result<(), PeerError> {
+    let run =
+        |program: &'static str, package: &'static str, args: &[String]| -> Result<(), PeerError> {
+            let binary = find_binary(program, package)?;
+            let out = Command::new(&binary)
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .map_err(io_error(format!("running {program}")))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(PeerError::Io {
+                    context: format!("{program} {}", args.join(" ")),
+                    source: io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
+                })
             }
         };
-        let _ = writeln!(
-            c,
-            "zone \"{}\" {{ type {kind}; file \"{dir}/{}\"; }};",
-            zone.origin,
-            zone.file_name()
-        );
+    let db = dir.join("pdns.sqlite3").display().to_string();
+    run(
+        "sqlite3",
+        "sqlite3",
+        &[db, format!(".read {POWERDNS_SCHEMA}")],
+    )?;
+    let util = |args: &[&str]| {
+        let mut all = vec![format!("--config-dir={}", dir.display())];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        run("pdnsutil", "pdns-server", &all)
+    };
+    for key in distinct_keys(zones) {
+        util(&[
+            "import-tsig-key",
+            &key.name,
+            "hmac-sha256",
+            &key.secret_base64(),
+        ])?;
     }
-    c
+    for zone in zones {
+        match &zone.source {
+            ZoneSource::Primary { .. } => {
+                let file = dir.join(zone.file_name()).display().to_string();
+                util(&["load-zone", &zone.origin, &file])?;
+                if let Some(key) = &zone.key {
+                    util(&["set-meta", &zone.origin, "TSIG-ALLOW-AXFR", &key.name])?;
+                }
+            }
+            ZoneSource::Secondary { primaries } => {
+                let mut args = vec!["create-secondary-zone".to_owned(), zone.origin.clone()];
+                args.extend(primaries.iter().map(|p| format!("{}:{}", p.ip(), p.port())));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                util(&args)?;
+                // PowerDNS asks for IXFR only where the zone's metadata says so.
+                util(&["set-meta", &zone.origin, "IXFR", "1"])?;
+                if let Some(key) = &zone.key {
+                    util(&["set-meta", &zone.origin, "AXFR-MASTER-TSIG", &key.name])?;
+                    util(&["set-meta", &zone.origin, "TSIG-ALLOW-AXFR", &key.name])?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Each distinct key once, in first-use order.
