@@ -886,6 +886,13 @@ fn bind_and_knot_as_primaries_of_nebuladns() {
             >= 4,
         "{log}"
     );
+    // BIND keeps the difference of a reloaded file: that change came as IXFR.
+    assert!(
+        log.lines().any(|l| l.contains("secondary zone transferred")
+            && l.contains("zone=up-bind.test.")
+            && l.contains("kind=\"IXFR\"")),
+        "{log}"
+    );
 }
 
 #[test]

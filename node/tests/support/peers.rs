@@ -740,7 +740,8 @@ controls {{ }};
         let _ = writeln!(c, "    file \"{dir}/{}\";", zone.file_name());
         match &zone.source {
             ZoneSource::Primary { .. } => {
-                let _ = writeln!(c, "    type primary;");
+                // A reloaded file becomes a difference IXFR can send (BIND's journal).
+                let _ = writeln!(c, "    type primary;\n    ixfr-from-differences yes;");
             }
             ZoneSource::Secondary { primaries } => {
                 let _ = writeln!(c, "    type secondary;");
