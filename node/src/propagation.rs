@@ -28,7 +28,7 @@ use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::Command;
 use nebula_wire::tsig::Key;
-use nebula_wire::{Class, Message, Name, RData, RType};
+use nebula_wire::{Class, Edns, Message, Name, RData, RType};
 use tokio::sync::watch;
 
 use crate::dns_client;
@@ -375,8 +375,41 @@ async fn fingerprint(to: SocketAddr, now: u64) -> Fingerprint {
         version,
         version_bind,
         hostname,
+        probes: probes(to).await,
         checked_ms: now,
     }
+}
+
+/// The answers to an EDNS version 1 query and to opcode STATUS, each as its RCODE (or the
+/// failure), for telling servers apart when `version.bind` is hidden.
+async fn probes(to: SocketAddr) -> String {
+    let root = Name::root();
+    let mut edns1 = dns_client::query(&root, RType::SOA, Class::IN);
+    edns1.set_edns(&Edns {
+        udp_payload_size: 1232,
+        extended_rcode: 0,
+        version: 1,
+        dnssec_ok: false,
+        z: 0,
+        options: &[],
+    });
+    let mut status = dns_client::query(&root, RType::SOA, Class::IN);
+    status.header.opcode = 2;
+    let mut out = Vec::new();
+    for (label, message) in [("edns1", edns1), ("status", status)] {
+        let answer = match message.encode() {
+            Err(e) => format!("({e})"),
+            Ok(bytes) => match dns_client::exchange(to, &bytes, CHECK_TIMEOUT).await {
+                Err(e) => format!("({e})"),
+                Ok(reply) => Message::decode(&reply).map_or_else(
+                    |_| "(undecodable)".to_owned(),
+                    |reply| reply.rcode().to_string(),
+                ),
+            },
+        };
+        out.push(format!("{label}={answer}"));
+    }
+    out.join(" ")
 }
 
 /// Software and version from a `version.bind` text: `9.18.28-1~deb12u2-Debian` is BIND,

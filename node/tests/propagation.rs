@@ -239,6 +239,13 @@ fn the_incident_fails_the_deploy_with_fingerprints_and_wire_errors_until_fixed()
         bind_health["transfers"]["last_failure"]["result"], "badsig",
         "{bind_health:#}"
     );
+    assert!(
+        bind_health["status"]["fingerprint"]["probes"]
+            .as_str()
+            .unwrap()
+            .contains("edns1=BADVERS"),
+        "{bind_health:#}"
+    );
     let edge_health = get(&client, "/api/v1/secondaries/edge/health");
     assert_eq!(edge_health["status"]["fingerprint"]["software"], "unknown");
     assert!(edge_health["status"]["fingerprint"]["version_bind"]

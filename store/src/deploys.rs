@@ -85,6 +85,10 @@ pub struct Fingerprint {
     pub version_bind: String,
     /// Its `hostname.bind` (or `id.server`) answer.
     pub hostname: String,
+    /// How it answers probes that servers answer differently: an EDNS version 1 query (RFC
+    /// 6891 says BADVERS) and opcode STATUS (`edns1=BADVERS status=NOTIMP`).
+    #[serde(default)]
+    pub probes: String,
     pub checked_ms: u64,
 }
 
