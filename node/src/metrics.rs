@@ -348,7 +348,8 @@ impl Metrics {
         }
     }
 
-    /// Counts one transfer; `result` is `ok`, `refused`, `notauth` or `error`.
+    /// Counts one transfer; `result` is `ok`, `refused`, `notauth`, `error`, or a TSIG failure
+    /// (`badkey`, `badsig`, `badtime`, `badtrunc`, `formerr`, `unsigned`).
     pub fn count_transfer(
         &self,
         peer: &str,

@@ -116,7 +116,7 @@ pub(crate) fn authenticate(
             },
             rcode: failure.rcode(),
             why: format!("TSIG key {}: {failure}", found.key_name),
-            failure: tsig_label(&failure),
+            failure: failure.label(),
         })
     };
     let key = policy
@@ -150,17 +150,6 @@ pub(crate) fn authenticate(
             failure: "badtime",
         })),
         Err(failure) => Err(unsigned(failure)),
-    }
-}
-
-/// The metric result of a TSIG failure.
-fn tsig_label(failure: &Failure) -> &'static str {
-    match failure {
-        Failure::BadKey => "badkey",
-        Failure::BadSig | Failure::Unsigned => "badsig",
-        Failure::BadTime => "badtime",
-        Failure::BadTrunc => "badtrunc",
-        Failure::FormErr => "formerr",
     }
 }
 

@@ -250,13 +250,14 @@ impl Failure {
         }
     }
 
-    pub fn as_str(&self) -> &'static str {
+    /// A stable lower-case label, for metrics and logs.
+    pub fn label(&self) -> &'static str {
         match self {
-            Failure::BadKey => "BADKEY",
-            Failure::BadSig => "BADSIG",
-            Failure::BadTime => "BADTIME",
-            Failure::BadTrunc => "BADTRUNC",
-            Failure::FormErr => "FORMERR",
+            Failure::BadKey => "badkey",
+            Failure::BadSig => "badsig",
+            Failure::BadTime => "badtime",
+            Failure::BadTrunc => "badtrunc",
+            Failure::FormErr => "formerr",
             Failure::Unsigned => "unsigned",
         }
     }
@@ -326,15 +327,6 @@ impl Stream {
             continued: false,
             unsigned: 0,
         }
-    }
-
-    pub fn key(&self) -> &Key {
-        &self.key
-    }
-
-    /// The MAC of the last message signed or verified.
-    pub fn last_mac(&self) -> &[u8] {
-        &self.prior
     }
 
     /// A new HMAC state holding the prior MAC, if any.
