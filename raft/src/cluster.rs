@@ -17,12 +17,12 @@ use arc_swap::ArcSwap;
 use nebula_store::db::{Cf, Db};
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::{node_retired, ApplyResult, Command, Stamped};
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Membership, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
 
+use crate::batcher::Batcher;
 use crate::log_store::LogStore;
 use crate::state_machine::{Shared, StateMachine};
 use crate::transport::{
@@ -152,6 +152,7 @@ pub struct Cluster {
     clients: Clients,
     config: ClusterConfig,
     shutdown: watch::Sender<bool>,
+    batcher: Batcher,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -169,7 +170,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn internal(e: impl std::fmt::Display) -> ClusterError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Internal(e.to_string())
 }
 
@@ -235,6 +236,7 @@ impl Cluster {
             clients,
             config: config.clone(),
             shutdown,
+            batcher: Batcher::spawn(raft.clone(), config.write_timeout),
         });
         let service = RaftServer::new(RpcService {
             cluster: cluster.clone(),
@@ -505,18 +507,7 @@ impl Cluster {
                     idempotency_key,
                     command,
                 };
-                match tokio::time::timeout(self.config.write_timeout, self.raft.client_write(stamped)).await {
-                    Err(_) => Err(ClusterError::Unknown(format!(
-                        "not committed within {:?}: the cluster may have lost its majority; the write may still commit; retry with the same Idempotency-Key",
-                        self.config.write_timeout
-                    ))),
-                    Ok(Ok(response)) => Ok(ForwardReply::Write(response.data)),
-                    Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => Err(ClusterError::NoLeader(format!(
-                        "leadership moved (now {:?}) while proposing; retry",
-                        forward.leader_id
-                    ))),
-                    Ok(Err(e)) => Err(internal(e)),
-                }
+                self.batcher.write(stamped).await.map(ForwardReply::Write)
             }
             Forwarded::AddLearner { id, node } => {
                 let membership = self.known_membership();

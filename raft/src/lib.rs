@@ -3,10 +3,12 @@
 //! openraft (pinned exactly, ADR 0002) with its log ([`log_store`]) and state machine
 //! ([`state_machine`]) on the node's one RocksDB instance, node-to-node gRPC over tonic/prost
 //! ([`transport`]), and the node's view of its group ([`cluster`]): bootstrap and join,
-//! writes forwarded to the leader, read-index reads, membership changes and status.
+//! writes forwarded to the leader and batched there ([`batcher`]: group commit), read-index
+//! reads, membership changes and status.
 //! openraft's types stay inside this crate; callers use [`Cluster`].
 #![forbid(unsafe_code)]
 
+mod batcher;
 pub mod cluster;
 pub mod log_store;
 pub mod state_machine;

@@ -1,7 +1,7 @@
 //! openraft's state machine (storage-v2 `RaftStateMachine`) over [`ZoneStore`]: each applied
-//! entry is one atomic RocksDB batch (the zone change, its history and audit rows, and the
-//! applied log id), after which the changed zones are compiled and swapped into the data
-//! plane's catalog. Snapshots are a dump of the state-machine column families.
+//! command is one atomic RocksDB batch (the zone change, its history and audit rows, and the
+//! applied log id, or for a command inside a batch entry how far the entry got), after which
+//! the changed zones are compiled and swapped into the data plane's catalog. Snapshots are a dump of the state-machine column families.
 
 use std::io::{Cursor, Write as _};
 use std::path::{Path, PathBuf};
@@ -11,13 +11,16 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 use nebula_store::db::{decode_json, Cf, Db, DbError};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
-use nebula_store::state::{record_membership, ApplyResult, WriteResult, ZoneChange, ZoneStore};
+use nebula_store::state::{record_membership, ApplyResult, Rejection, ZoneChange, ZoneStore};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError};
 
 use crate::types::{Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
 
 const APPLIED: &[u8] = b"applied";
+/// How many commands of a batch entry are applied: `[log id, count]`, written with each but
+/// the last (whose write moves `applied` instead).
+const APPLIED_PART: &[u8] = b"applied_part";
 const MEMBERSHIP: &[u8] = b"membership";
 /// Where snapshots lived before they moved to their own file (ADR 0004); removed on the next save.
 const OLD_SNAPSHOT_KEYS: [&[u8]; 2] = [b"snapshot_meta", b"snapshot_data"];
@@ -136,7 +139,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| StorageIOError::read_state_machine(&e).into())
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyResult>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<ApplyResult>>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -153,7 +156,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 match entry.payload {
                     EntryPayload::Blank => {
                         write_extra(&db, &extra, None).map_err(|e| io_err(&e))?;
-                        results.push(Ok(WriteResult::internal()));
+                        results.push(Vec::new());
                     }
                     EntryPayload::Membership(membership) => {
                         let members: Vec<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
@@ -162,14 +165,40 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
                         extra.push((Cf::State, MEMBERSHIP.to_vec(), bytes));
                         write_extra(&db, &extra, Some(&members)).map_err(|e| io_err(&e))?;
-                        results.push(Ok(WriteResult::internal()));
+                        results.push(Vec::new());
                     }
-                    EntryPayload::Normal(stamped) => {
-                        let (result, changed) = store
-                            .apply(&stamped, &extra, false)
-                            .map_err(|e| io_err(&e))?;
-                        changes.extend(changed);
-                        results.push(result);
+                    EntryPayload::Normal(proposal) => {
+                        let commands = proposal.into_commands();
+                        let last = commands.len().saturating_sub(1);
+                        // A batch is applied one command (one atomic write) at a time, so each
+                        // sees the ones before it; `applied_part` records how far, so an entry
+                        // cut short by a crash resumes after the last command written.
+                        let done = if last > 0 {
+                            applied_part(&db, &entry.log_id).map_err(|e| io_err(&e))?
+                        } else {
+                            0
+                        };
+                        let mut entry_results = Vec::with_capacity(commands.len());
+                        for (index, stamped) in commands.iter().enumerate() {
+                            if index < done {
+                                entry_results.push(Err(Rejection::applied_before_restart()));
+                                continue;
+                            }
+                            let part;
+                            let step = if index == last {
+                                &extra
+                            } else {
+                                let bytes = serde_json::to_vec(&(entry.log_id, index + 1))
+                                    .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                                part = [(Cf::State, APPLIED_PART.to_vec(), bytes)];
+                                &part[..]
+                            };
+                            let (result, changed) =
+                                store.apply(stamped, step, false).map_err(|e| io_err(&e))?;
+                            changes.extend(changed);
+                            entry_results.push(result);
+                        }
+                        results.push(entry_results);
                     }
                 }
             }
@@ -351,6 +380,16 @@ fn load_snapshot(path: &Path) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbError
     let (meta, data) = rest.split_at(len);
     let meta = serde_json::from_slice(meta).map_err(|e| snapshot_error(path, "metadata", e))?;
     Ok(Some((meta, data.to_vec())))
+}
+
+/// How many commands of the batch entry `log_id` were applied before a restart.
+fn applied_part(db: &Db, log_id: &LogId) -> Result<usize, DbError> {
+    Ok(
+        match db.get_json::<(LogId, usize)>(Cf::State, APPLIED_PART)? {
+            Some((id, done)) if id == *log_id => done,
+            _ => 0,
+        },
+    )
 }
 
 fn write_extra(

@@ -1,5 +1,6 @@
-//! openraft's type configuration for NebulaDNS: log entries carry [`Stamped`] zone commands,
-//! applying one yields an [`ApplyResult`], and a node is known by its RPC and API addresses.
+//! openraft's type configuration for NebulaDNS: log entries carry [`Stamped`] zone commands
+//! (one, or a batch), applying one yields an [`ApplyResult`] per command, and a node is known
+//! by its RPC and API addresses.
 
 use std::fmt;
 use std::io::Cursor;
@@ -24,11 +25,30 @@ impl fmt::Display for NodeInfo {
     }
 }
 
+/// What one log entry carries: one stamped command, or several the leader proposed together
+/// (group commit, see `batcher`), applied in order. Untagged: an entry written before batches
+/// existed (a bare command) reads as [`Proposal::One`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Proposal {
+    One(Stamped),
+    Batch(Vec<Stamped>),
+}
+
+impl Proposal {
+    pub fn into_commands(self) -> Vec<Stamped> {
+        match self {
+            Proposal::One(one) => vec![one],
+            Proposal::Batch(many) => many,
+        }
+    }
+}
+
 openraft::declare_raft_types!(
-    /// The Raft type configuration.
+    /// The Raft type configuration: an entry's answer is one result per command it carries.
     pub TypeConfig:
-        D = Stamped,
-        R = ApplyResult,
+        D = Proposal,
+        R = Vec<ApplyResult>,
         Node = NodeInfo,
 );
 

@@ -35,9 +35,10 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use nebula_wire::codec::Writer;
-use nebula_wire::{Name, RData, RType, Record};
+use nebula_wire::{Class, Name, RData, RType, Record};
 use sha2::{Digest, Sha256};
 
 use crate::zone::{Rrset, Zone};
@@ -148,6 +149,14 @@ pub fn normalize(zone: &Zone) -> Zone {
     out
 }
 
+/// Reused buffers for writing canonical records.
+#[derive(Default)]
+struct Buffers {
+    rdata_wire: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    record: Vec<u8>,
+}
+
 /// Feeds every canonical record to `sink`, one call per record; with `zero_soa_serial` the SOA
 /// serial is written as 0 (the content-hash rule above).
 ///
@@ -155,52 +164,154 @@ pub fn normalize(zone: &Zone) -> Zone {
 /// a million allocations. The bytes are exactly [`Record::encode_canonical`]'s, records in the
 /// order of [`canonical_rrsets`].
 fn write_canonical_records(zone: &Zone, zero_soa_serial: bool, sink: &mut dyn FnMut(&[u8])) {
-    let mut rdata_wire: Vec<u8> = Vec::with_capacity(4096);
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let mut record: Vec<u8> = Vec::with_capacity(512);
+    let mut buffers = Buffers::default();
     for (owner, rtype, rrset) in zone.rrsets() {
-        rdata_wire.clear();
-        ranges.clear();
-        for rdata in &rrset.rdatas {
-            let start = rdata_wire.len();
-            let mut writer = Writer::canonical(std::mem::take(&mut rdata_wire));
-            rdata.encode(&mut writer);
-            rdata_wire = writer.into_bytes();
-            if let (true, RData::Soa(soa)) = (zero_soa_serial, rdata) {
-                // RFC 1035 §3.3.13: the serial follows MNAME and RNAME (uncompressed here).
-                let at = start + soa.mname.wire_len() + soa.rname.wire_len();
-                rdata_wire[at..at + 4].fill(0);
-            }
-            ranges.push((start, rdata_wire.len()));
-        }
-        if ranges.len() > 1 {
-            // RFC 4034 §6.3: octet order of the canonical RDATA; identical ones are duplicates.
-            ranges.sort_by(|a, b| rdata_wire[a.0..a.1].cmp(&rdata_wire[b.0..b.1]));
-            ranges.dedup_by(|a, b| rdata_wire[a.0..a.1] == rdata_wire[b.0..b.1]);
-        }
-        for &(start, end) in &ranges {
-            record.clear();
-            record.extend(owner.as_wire().iter().map(u8::to_ascii_lowercase));
-            record.extend_from_slice(&rtype.0.to_be_bytes());
-            record.extend_from_slice(&zone.class.0.to_be_bytes());
-            record.extend_from_slice(&rrset.ttl.to_be_bytes());
-            // RDATA built from a valid zone is at most 65535 octets (wire's constructors check).
-            record.extend_from_slice(&u16::try_from(end - start).unwrap_or(u16::MAX).to_be_bytes());
-            record.extend_from_slice(&rdata_wire[start..end]);
-            sink(&record);
-        }
+        write_canonical_rrset(
+            (owner, rtype, rrset),
+            zone.class,
+            zero_soa_serial,
+            &mut buffers,
+            sink,
+        );
     }
+}
+
+/// [`write_canonical_records`] for one RRset.
+fn write_canonical_rrset(
+    (owner, rtype, rrset): (&Name, RType, &Rrset),
+    class: Class,
+    zero_soa_serial: bool,
+    buffers: &mut Buffers,
+    sink: &mut dyn FnMut(&[u8]),
+) {
+    let Buffers {
+        rdata_wire,
+        ranges,
+        record,
+    } = buffers;
+    rdata_wire.clear();
+    ranges.clear();
+    for rdata in &rrset.rdatas {
+        let start = rdata_wire.len();
+        let mut writer = Writer::canonical(std::mem::take(rdata_wire));
+        rdata.encode(&mut writer);
+        *rdata_wire = writer.into_bytes();
+        if let (true, RData::Soa(soa)) = (zero_soa_serial, rdata) {
+            // RFC 1035 §3.3.13: the serial follows MNAME and RNAME (uncompressed here).
+            let at = start + soa.mname.wire_len() + soa.rname.wire_len();
+            rdata_wire[at..at + 4].fill(0);
+        }
+        ranges.push((start, rdata_wire.len()));
+    }
+    if ranges.len() > 1 {
+        // RFC 4034 §6.3: octet order of the canonical RDATA; identical ones are duplicates.
+        ranges.sort_by(|a, b| rdata_wire[a.0..a.1].cmp(&rdata_wire[b.0..b.1]));
+        ranges.dedup_by(|a, b| rdata_wire[a.0..a.1] == rdata_wire[b.0..b.1]);
+    }
+    for &(start, end) in ranges.iter() {
+        record.clear();
+        record.extend(owner.as_wire().iter().map(u8::to_ascii_lowercase));
+        record.extend_from_slice(&rtype.0.to_be_bytes());
+        record.extend_from_slice(&class.0.to_be_bytes());
+        record.extend_from_slice(&rrset.ttl.to_be_bytes());
+        // RDATA built from a valid zone is at most 65535 octets (wire's constructors check).
+        record.extend_from_slice(&u16::try_from(end - start).unwrap_or(u16::MAX).to_be_bytes());
+        record.extend_from_slice(&rdata_wire[start..end]);
+        sink(record);
+    }
+}
+
+fn hasher_for(zone: &Zone) -> Sha256 {
+    let mut hasher = Sha256::new();
+    hasher.update(FORMAT_TAG);
+    hasher.update(zone.origin.to_lowercase().as_wire());
+    hasher.update(zone.class.0.to_be_bytes());
+    hasher
 }
 
 /// The SHA-256 content hash of a zone: the id of a zone version. See the module documentation
 /// for exactly which bytes it covers; notably the SOA serial is hashed as zero.
 pub fn content_hash(zone: &Zone) -> ContentHash {
-    let mut hasher = Sha256::new();
-    hasher.update(FORMAT_TAG);
-    hasher.update(zone.origin.to_lowercase().as_wire());
-    hasher.update(zone.class.0.to_be_bytes());
+    let mut hasher = hasher_for(zone);
     write_canonical_records(zone, true, &mut |bytes| hasher.update(bytes));
     ContentHash(hasher.finalize().into())
+}
+
+/// The hashed bytes of each RRset of one zone version (the content-hash form: SOA serial 0),
+/// kept beside the zone so that the next version's [`content_hash_cached`] encodes only the
+/// RRsets a change touched. A copy of a zone shares its untouched RRsets (`Arc`) with the
+/// original, and an RRset whose allocation is the one cached has the cached bytes: the cache
+/// holds that allocation, so its address cannot be reused for other data.
+#[derive(Debug, Clone)]
+pub struct HashCache {
+    class: Class,
+    /// In the zone's (canonical) order.
+    entries: Vec<Arc<CachedRrset>>,
+}
+
+#[derive(Debug)]
+struct CachedRrset {
+    owner: Name,
+    rtype: RType,
+    rrset: Arc<Rrset>,
+    bytes: Vec<u8>,
+}
+
+/// Zones with more RRsets than this are hashed without a cache: it would hold a second copy of
+/// the zone's data in memory.
+pub const HASH_CACHE_MAX_RRSETS: usize = 200_000;
+
+/// [`content_hash`], reusing the bytes of RRsets unchanged since `previous` (the cache of an
+/// earlier version of this zone); returns the cache for this version (None for a zone over
+/// [`HASH_CACHE_MAX_RRSETS`]). Equal to `content_hash(zone)` whatever `previous` holds.
+pub fn content_hash_cached(
+    zone: &Zone,
+    previous: Option<&HashCache>,
+) -> (ContentHash, Option<HashCache>) {
+    if zone.rrset_count() > HASH_CACHE_MAX_RRSETS {
+        return (content_hash(zone), None);
+    }
+    let previous = previous
+        .filter(|cache| cache.class == zone.class)
+        .map_or(&[][..], |cache| &cache.entries[..]);
+    let mut old = previous.iter().peekable();
+    let mut hasher = hasher_for(zone);
+    let mut buffers = Buffers::default();
+    let mut entries = Vec::with_capacity(zone.rrset_count());
+    for (owner, rtype, rrset) in zone.shared_rrsets() {
+        while old
+            .next_if(|e| (&e.owner, e.rtype) < (owner, rtype))
+            .is_some()
+        {}
+        let entry = match old.next_if(|e| e.owner == *owner && e.rtype == rtype) {
+            Some(cached) if Arc::ptr_eq(&cached.rrset, rrset) => Arc::clone(cached),
+            _ => {
+                let mut bytes = Vec::new();
+                write_canonical_rrset(
+                    (owner, rtype, rrset),
+                    zone.class,
+                    true,
+                    &mut buffers,
+                    &mut |record| bytes.extend_from_slice(record),
+                );
+                Arc::new(CachedRrset {
+                    owner: owner.clone(),
+                    rtype,
+                    rrset: Arc::clone(rrset),
+                    bytes,
+                })
+            }
+        };
+        hasher.update(&entry.bytes);
+        entries.push(entry);
+    }
+    (
+        ContentHash(hasher.finalize().into()),
+        Some(HashCache {
+            class: zone.class,
+            entries,
+        }),
+    )
 }
 
 /// A zone's SHA-256 content hash. Prints as 64 lowercase hex digits and parses back from them.
@@ -287,6 +398,61 @@ mod tests {
                 },
             ),
         ]
+    }
+
+    #[test]
+    fn cached_hash_equals_the_full_hash_across_changes() {
+        let mut current = zone(&base());
+        let (first, mut cache) = content_hash_cached(&current, None);
+        assert_eq!(first, content_hash(&current));
+        let www = name("www.example.com.");
+        let steps: Vec<Box<dyn Fn(&mut Zone)>> = vec![
+            // Changed in place (copy on write): a new allocation, re-encoded.
+            Box::new(|z| {
+                if let Some(set) = z.rrset_mut(&name("www.example.com."), RType::A) {
+                    set.ttl = 60;
+                }
+            }),
+            // Added, between existing owners.
+            Box::new(|z| {
+                z.insert(name("ftp.example.com."), 300, a(9));
+            }),
+            // Removed.
+            Box::new(|z| {
+                z.replace_rrset(name("mail.example.com."), RType::MX, None);
+            }),
+            // Only the serial: the hash ignores it.
+            Box::new(|z| {
+                if let Some(set) = z.rrset_mut(&name("example.com."), RType::SOA) {
+                    set.rdatas = vec![soa(7)];
+                }
+            }),
+            // The same RRset moved to another owner: a key the cache must not confuse.
+            Box::new(move |z| {
+                let moved = z.rrset(&www, RType::A).cloned();
+                z.replace_rrset(name("web.example.com."), RType::A, moved);
+                z.replace_rrset(www.clone(), RType::A, None);
+            }),
+        ];
+        for step in steps {
+            let mut next = current.clone();
+            step(&mut next);
+            let (hash, next_cache) = content_hash_cached(&next, cache.as_ref());
+            assert_eq!(hash, content_hash(&next));
+            // A stale cache of another zone gives the right answer too.
+            assert_eq!(
+                content_hash_cached(&current, next_cache.as_ref()).0,
+                content_hash(&current)
+            );
+            current = next;
+            cache = next_cache;
+        }
+        let mut other_class = zone(&base());
+        other_class.class = Class::CH;
+        assert_eq!(
+            content_hash_cached(&other_class, cache.as_ref()).0,
+            content_hash(&other_class)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use nebula_wire::{Name, RData, RType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::canonical::content_hash;
+use crate::canonical::{content_hash_cached, HashCache};
 use crate::db::{decode_json, Batch, Cf, Db, DbError};
 use crate::deploys::{self, DeployRecord, PeerStatus, TransferNote};
 use crate::diff::{diff, ZoneDiff};
@@ -334,6 +334,16 @@ impl Rejection {
             message: message.into(),
         }
     }
+
+    /// The answer for a command of a batch entry that was applied before this node restarted
+    /// and is skipped on replay (nobody waits for it: its client was answered, or saw the
+    /// leader fail).
+    pub fn applied_before_restart() -> Rejection {
+        Rejection::new(
+            RejectKind::Conflict,
+            "applied before this node restarted; see the zone history or the audit log",
+        )
+    }
 }
 
 pub type ApplyResult = Result<WriteResult, Rejection>;
@@ -352,6 +362,9 @@ struct Slot {
     /// How many deltas the head's stored body sits on, once known (a full body of a large zone
     /// is not read just to learn that it is full).
     depth: Option<u32>,
+    /// The hashed bytes of the zone's RRsets, once a change has hashed it: the next change
+    /// encodes only what it touched.
+    hashes: Option<HashCache>,
 }
 
 /// The zone state machine over a database.
@@ -499,13 +512,12 @@ fn load_body(db: &Db, key: &str, hash: &str, serial: u32) -> Result<Zone, DbErro
 /// `zone` with its SOA serial set to `serial`.
 pub fn with_serial(mut zone: Zone, serial: u32) -> Zone {
     let origin = zone.origin.clone();
-    if let Some(mut rrset) = zone.rrset(&origin, RType::SOA).cloned() {
+    if let Some(rrset) = zone.rrset_mut(&origin, RType::SOA) {
         for rdata in &mut rrset.rdatas {
             if let RData::Soa(soa) = rdata {
                 soa.serial = serial;
             }
         }
-        zone.replace_rrset(origin, RType::SOA, Some(rrset));
     }
     zone
 }
@@ -526,6 +538,7 @@ struct ZonePlan {
     unchanged: bool,
     /// What changed from the current version (absent for a new zone or a deletion).
     diff: Option<ZoneDiff>,
+    hashes: Option<HashCache>,
 }
 
 impl ZoneStore {
@@ -549,6 +562,7 @@ impl ZoneStore {
                     head,
                     zone,
                     depth: None,
+                    hashes: None,
                 },
             );
         }
@@ -768,6 +782,7 @@ impl ZoneStore {
                     summary: "zone deleted".to_owned(),
                     unchanged: false,
                     diff: None,
+                    hashes: None,
                 }));
             }
             // `zone()` is None for every other command: they never get here.
@@ -778,7 +793,8 @@ impl ZoneStore {
                 )))
             }
         };
-        let hash = content_hash(&new_zone).to_string();
+        let (hash, hashes) = content_hash_cached(&new_zone, slot.and_then(|s| s.hashes.as_ref()));
+        let hash = hash.to_string();
         if let (Some(slot), Some(current)) = (slot, live) {
             if slot.head.hash == hash {
                 return Ok(Ok(ZonePlan {
@@ -790,6 +806,7 @@ impl ZoneStore {
                     summary: "no change".to_owned(),
                     unchanged: true,
                     diff: None,
+                    hashes,
                 }));
             }
         }
@@ -822,6 +839,7 @@ impl ZoneStore {
             summary,
             unchanged: false,
             diff,
+            hashes,
         }))
     }
 
@@ -891,6 +909,7 @@ impl ZoneStore {
                 head: plan.head,
                 zone,
                 depth,
+                hashes: plan.hashes,
             },
         );
         Ok(result)

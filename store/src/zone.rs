@@ -2,10 +2,13 @@
 //! kept in canonical order (RFC 4034 §6.1 owner order, then type number).
 //!
 //! A [`Zone`] holds data as given; [`crate::validate`] decides whether it is servable.
+//! RRsets are shared (`Arc`) between a zone and its copies: a change clones the map of
+//! references, not the records, and rewrites only the RRsets it touches (copy on write).
 //! Records of one RRset share one TTL (RFC 2181 §5.2): adding a record with a different TTL
 //! to an existing RRset is reported by the parsers, and the RRset keeps the first TTL.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use nebula_wire::{Class, Name, RData, RType, Record};
 
@@ -34,7 +37,7 @@ pub enum Insert {
 pub struct Zone {
     pub origin: Name,
     pub class: Class,
-    rrsets: BTreeMap<(Name, RType), Rrset>,
+    rrsets: BTreeMap<(Name, RType), Arc<Rrset>>,
 }
 
 impl Zone {
@@ -53,14 +56,15 @@ impl Zone {
             None => {
                 self.rrsets.insert(
                     (owner, rtype),
-                    Rrset {
+                    Arc::new(Rrset {
                         ttl,
                         rdatas: vec![rdata],
-                    },
+                    }),
                 );
                 Insert::Added
             }
             Some(set) => {
+                let set = Arc::make_mut(set);
                 if set.rdatas.contains(&rdata) {
                     return Insert::Duplicate;
                 }
@@ -86,7 +90,7 @@ impl Zone {
         let rrsets = rrsets
             .into_iter()
             .filter(|(_, _, set)| !set.rdatas.is_empty())
-            .map(|(owner, rtype, set)| ((owner, rtype), set))
+            .map(|(owner, rtype, set)| ((owner, rtype), Arc::new(set)))
             .collect();
         Zone {
             origin,
@@ -96,25 +100,38 @@ impl Zone {
     }
 
     /// Replaces (or with an empty RRset, removes) the RRset at `owner`/`rtype`.
-    pub fn replace_rrset(
-        &mut self,
-        owner: Name,
-        rtype: RType,
-        rrset: Option<Rrset>,
-    ) -> Option<Rrset> {
+    pub fn replace_rrset(&mut self, owner: Name, rtype: RType, rrset: Option<Rrset>) {
         match rrset {
-            Some(set) if !set.rdatas.is_empty() => self.rrsets.insert((owner, rtype), set),
-            _ => self.rrsets.remove(&(owner, rtype)),
+            Some(set) if !set.rdatas.is_empty() => {
+                self.rrsets.insert((owner, rtype), Arc::new(set));
+            }
+            _ => {
+                self.rrsets.remove(&(owner, rtype));
+            }
         }
     }
 
     pub fn rrset(&self, owner: &Name, rtype: RType) -> Option<&Rrset> {
         // BTreeMap lookups need an owned key; RRset lookups are not on the query path.
-        self.rrsets.get(&(owner.clone(), rtype))
+        self.rrsets.get(&(owner.clone(), rtype)).map(|set| &**set)
+    }
+
+    /// The RRset at `owner`/`rtype` to change in place (copied first if another zone shares it).
+    pub fn rrset_mut(&mut self, owner: &Name, rtype: RType) -> Option<&mut Rrset> {
+        self.rrsets
+            .get_mut(&(owner.clone(), rtype))
+            .map(Arc::make_mut)
     }
 
     /// All RRsets in canonical order.
     pub fn rrsets(&self) -> impl Iterator<Item = (&Name, RType, &Rrset)> {
+        self.rrsets
+            .iter()
+            .map(|((name, rtype), set)| (name, *rtype, &**set))
+    }
+
+    /// All RRsets in canonical order, as shared with copies of this zone.
+    pub fn shared_rrsets(&self) -> impl Iterator<Item = (&Name, RType, &Arc<Rrset>)> {
         self.rrsets
             .iter()
             .map(|((name, rtype), set)| (name, *rtype, set))
@@ -127,7 +144,7 @@ impl Zone {
     ) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
         self.rrsets
             .range((owner.clone(), RType(0))..=(owner.clone(), RType(u16::MAX)))
-            .map(|((_, rtype), set)| (*rtype, set))
+            .map(|((_, rtype), set)| (*rtype, &**set))
     }
 
     /// Every record, RRset by RRset in canonical order.
