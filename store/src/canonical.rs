@@ -279,12 +279,23 @@ pub fn content_hash_cached(
     let mut buffers = Buffers::default();
     let mut entries = Vec::with_capacity(zone.rrset_count());
     for (owner, rtype, rrset) in zone.shared_rrsets() {
-        while old
-            .next_if(|e| (&e.owner, e.rtype) < (owner, rtype))
-            .is_some()
-        {}
-        let entry = match old.next_if(|e| e.owner == *owner && e.rtype == rtype) {
-            Some(cached) if Arc::ptr_eq(&cached.rrset, rrset) => Arc::clone(cached),
+        // The common case, an untouched RRset at the same place in both: no name ordering.
+        let same = |e: &&Arc<CachedRrset>| {
+            Arc::ptr_eq(&e.rrset, rrset) && e.rtype == rtype && e.owner.as_wire() == owner.as_wire()
+        };
+        let hit = match old.next_if(same) {
+            Some(cached) => Some(cached),
+            None => {
+                while old
+                    .next_if(|e| (&e.owner, e.rtype) < (owner, rtype))
+                    .is_some()
+                {}
+                old.next_if(|e| e.owner == *owner && e.rtype == rtype)
+                    .filter(|cached| Arc::ptr_eq(&cached.rrset, rrset))
+            }
+        };
+        let entry = match hit {
+            Some(cached) => Arc::clone(cached),
             _ => {
                 let mut bytes = Vec::new();
                 write_canonical_rrset(

@@ -11,6 +11,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 use nebula_wire::{Class, Name, RType, Record};
 
@@ -88,9 +89,23 @@ pub struct ZoneDiff {
 /// RRsets are walked side by side in the canonical order both already keep.
 pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
     let mut changes = Vec::new();
-    let mut old_sets = old.rrsets().peekable();
-    let mut new_sets = new.rrsets().peekable();
+    let mut old_sets = old.shared_rrsets().peekable();
+    let mut new_sets = new.shared_rrsets().peekable();
     loop {
+        // An RRset a copy shares with the original, at the same place in both: no change, and
+        // no name ordering needed to see it.
+        if let (Some((old_owner, old_type, old_set)), Some((new_owner, new_type, new_set))) =
+            (old_sets.peek(), new_sets.peek())
+        {
+            if Arc::ptr_eq(old_set, new_set)
+                && old_type == new_type
+                && old_owner.as_wire() == new_owner.as_wire()
+            {
+                old_sets.next();
+                new_sets.next();
+                continue;
+            }
+        }
         let order = match (old_sets.peek(), new_sets.peek()) {
             (None, None) => break,
             (Some(_), None) => Ordering::Less,
@@ -105,7 +120,7 @@ pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
                     changes.push(RrsetChange::Removed {
                         owner: owner.clone(),
                         rtype,
-                        old: set.clone(),
+                        old: Rrset::clone(set),
                     });
                 }
             }
@@ -114,7 +129,7 @@ pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
                     changes.push(RrsetChange::Added {
                         owner: owner.clone(),
                         rtype,
-                        new: set.clone(),
+                        new: Rrset::clone(set),
                     });
                 }
             }
@@ -126,8 +141,8 @@ pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
                         changes.push(RrsetChange::Changed {
                             owner: owner.clone(),
                             rtype,
-                            old: old_set.clone(),
-                            new: new_set.clone(),
+                            old: Rrset::clone(old_set),
+                            new: Rrset::clone(new_set),
                         });
                     }
                 }
