@@ -99,7 +99,7 @@ async fn propose(raft: &Raft, batch: Vec<Pending>, timeout: Duration) {
     let (stamps, replies): (Vec<Stamped>, Vec<_>) =
         batch.into_iter().map(|p| (p.stamped, p.reply)).unzip();
     let proposal = match <[Stamped; 1]>::try_from(stamps) {
-        Ok([one]) => Proposal::One(one),
+        Ok([one]) => Proposal::One(Box::new(one)),
         Err(many) => Proposal::Batch(many),
     };
     let results = match tokio::time::timeout(timeout, raft.client_write(proposal)).await {

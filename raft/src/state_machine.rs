@@ -1,17 +1,21 @@
 //! openraft's state machine (storage-v2 `RaftStateMachine`) over [`ZoneStore`]: each applied
-//! command is one atomic RocksDB batch (the zone change, its history and audit rows, and the
-//! applied log id, or for a command inside a batch entry how far the entry got), after which
-//! the changed zones are compiled and swapped into the data plane's catalog. Snapshots are a dump of the state-machine column families.
+//! command lands in an atomic RocksDB write (the zone change, its history and audit rows, and
+//! the applied log id, or for a command inside a batch entry how far the entry got; zone writes
+//! of one batch entry share a write), after which the changed zones are compiled and swapped
+//! into the data plane's catalog. Snapshots are a dump of the state-machine column families.
 
+use std::collections::HashSet;
 use std::io::{Cursor, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
-use nebula_store::db::{decode_json, Cf, Db, DbError};
+use nebula_store::db::{decode_json, Batch, Cf, Db, DbError};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
-use nebula_store::state::{record_membership, ApplyResult, Rejection, ZoneChange, ZoneStore};
+use nebula_store::state::{
+    record_membership, ApplyResult, Rejection, Stamped, ZoneChange, ZoneStore,
+};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError};
 
@@ -170,14 +174,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Normal(proposal) => {
                         let commands = proposal.into_commands();
                         let last = commands.len().saturating_sub(1);
-                        // A batch is applied one command (one atomic write) at a time, so each
-                        // sees the ones before it; `applied_part` records how far, so an entry
-                        // cut short by a crash resumes after the last command written.
+                        // A batch entry cut short by a crash resumes after the last command
+                        // written (`applied_part`).
                         let done = if last > 0 {
                             applied_part(&db, &entry.log_id).map_err(|e| io_err(&e))?
                         } else {
                             0
                         };
+                        let mut group = Group::new(&db);
                         let mut entry_results = Vec::with_capacity(commands.len());
                         for (index, stamped) in commands.iter().enumerate() {
                             if index < done {
@@ -193,11 +197,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 part = [(Cf::State, APPLIED_PART.to_vec(), bytes)];
                                 &part[..]
                             };
-                            let (result, changed) =
-                                store.apply(stamped, step, false).map_err(|e| io_err(&e))?;
+                            let (result, changed) = group
+                                .apply(&mut store, stamped, step)
+                                .map_err(|e| io_err(&e))?;
                             changes.extend(changed);
                             entry_results.push(result);
                         }
+                        group.flush().map_err(|e| io_err(&e))?;
                         results.push(entry_results);
                     }
                 }
@@ -382,6 +388,58 @@ fn load_snapshot(path: &Path) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbError
     Ok(Some((meta, data.to_vec())))
 }
 
+/// Consecutive commands of a batch entry written as one atomic RocksDB write where
+/// [`ZoneStore::batchable`] allows (zone writes with distinct idempotency keys); any other
+/// command is written alone, after the group before it. Each write carries the `applied_part`
+/// (or `applied`) marker of its last command.
+struct Group<'db> {
+    db: &'db Db,
+    batch: Option<Batch<'db>>,
+    keys: HashSet<String>,
+}
+
+impl<'db> Group<'db> {
+    fn new(db: &'db Db) -> Group<'db> {
+        Group {
+            db,
+            batch: None,
+            keys: HashSet::new(),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        store: &mut ZoneStore,
+        stamped: &Stamped,
+        marker: &[(Cf, Vec<u8>, Vec<u8>)],
+    ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
+        let key_seen = stamped
+            .idempotency_key
+            .as_ref()
+            .is_some_and(|key| self.keys.contains(key));
+        if !ZoneStore::batchable(stamped) || key_seen {
+            self.flush()?;
+        }
+        if !ZoneStore::batchable(stamped) {
+            return store.apply(stamped, marker, false);
+        }
+        if let Some(key) = &stamped.idempotency_key {
+            self.keys.insert(key.clone());
+        }
+        let db = self.db;
+        let batch = self.batch.get_or_insert_with(|| db.batch());
+        store.apply_into(stamped, marker, batch)
+    }
+
+    fn flush(&mut self) -> Result<(), DbError> {
+        self.keys.clear();
+        match self.batch.take() {
+            Some(batch) => self.db.write(batch, false),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How many commands of the batch entry `log_id` were applied before a restart.
 fn applied_part(db: &Db, log_id: &LogId) -> Result<usize, DbError> {
     Ok(
@@ -418,6 +476,120 @@ fn poisoned() -> DbError {
 #[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
 mod tests {
     use super::*;
+
+    fn stamped(value: serde_json::Value) -> Stamped {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn change(name: &str, key: &str) -> Stamped {
+        stamped(serde_json::json!({
+            "time_ms": 1_000, "author": "test", "idempotency_key": key,
+            "command": {"op": "change_records", "zone": "t.test.", "changes": [
+                {"action": "add", "name": name, "type": "TXT", "ttl": 60, "data": "\"v\""}]}
+        }))
+    }
+
+    /// c0 create, c1 change (key x), c2 the same change and key (a replay: must see c1's
+    /// record), c3 a meta command (written alone), c4 a change (key y).
+    fn batch() -> Vec<Stamped> {
+        vec![
+            stamped(serde_json::json!({
+                "time_ms": 1_000, "author": "test",
+                "command": {"op": "put_zone", "zone": "t.test.", "create_only": true,
+                    "body": "$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n"}
+            })),
+            change("k1", "x"),
+            change("k1", "x"),
+            stamped(serde_json::json!({
+                "time_ms": 1_000, "author": "test",
+                "command": {"op": "revoke_token", "id": "no-such-token"}
+            })),
+            change("k2", "y"),
+        ]
+    }
+
+    fn machine(dir: &Path) -> StateMachine {
+        let db = Arc::new(Db::open(&dir.join("db")).unwrap());
+        let catalog = Arc::new(ArcSwap::from_pointee(Catalog::default()));
+        StateMachine::open(db, catalog, dir.join("db.snapshot")).unwrap()
+    }
+
+    fn history(machine: &StateMachine) -> Vec<(u64, u32, String)> {
+        nebula_store::state::read_history(&machine.shared.db, "t.test.", 1, 100)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.version, h.serial, h.hash))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_entry_applies_in_order_and_resumes_after_a_crash() {
+        let log_id = LogId::new(openraft::CommittedLeaderId::new(1, 1), 7);
+        let entry = || Entry {
+            log_id,
+            payload: EntryPayload::Normal(crate::types::Proposal::Batch(batch())),
+        };
+
+        let whole = tempfile::tempdir().unwrap();
+        let mut first = machine(whole.path());
+        let results = first.apply([entry()]).await.unwrap().remove(0);
+        let outcomes: Vec<String> = results
+            .iter()
+            .map(|r| match r {
+                Ok(w) => format!("{:?} {:?}", w.outcome, w.version),
+                Err(e) => format!("rejected {:?}", e.kind),
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "Applied Some(1)",
+                "Applied Some(2)",
+                "Replayed Some(2)",
+                "rejected NotFound",
+                "Applied Some(3)"
+            ]
+        );
+        assert_eq!(first.read_applied().unwrap().0, Some(log_id));
+
+        // The same entry on a node that crashed after writing c0..c2 (as the state machine
+        // writes them: c0 and c1 together, then c2, each with how far the entry got).
+        let cut = tempfile::tempdir().unwrap();
+        {
+            let db = Arc::new(Db::open(&cut.path().join("db")).unwrap());
+            let mut store = ZoneStore::open(db.clone()).unwrap();
+            let commands = batch();
+            let marker = |done: usize| {
+                [(
+                    Cf::State,
+                    APPLIED_PART.to_vec(),
+                    serde_json::to_vec(&(log_id, done)).unwrap(),
+                )]
+            };
+            let mut together = db.batch();
+            for (command, done) in commands.iter().zip(1..=2) {
+                let (result, _) = store
+                    .apply_into(command, &marker(done), &mut together)
+                    .unwrap();
+                assert!(result.is_ok());
+            }
+            db.write(together, false).unwrap();
+            let (result, _) = store.apply(&commands[2], &marker(3), false).unwrap();
+            assert!(result.is_ok());
+        }
+        let mut second = machine(cut.path());
+        let results = second.apply([entry()]).await.unwrap().remove(0);
+        assert!(results[..3]
+            .iter()
+            .all(|r| r == &Err(Rejection::applied_before_restart())));
+        assert_eq!(results[4].as_ref().map(|w| w.version), Ok(Some(3)));
+        assert_eq!(history(&second), history(&first));
+        assert_eq!(
+            nebula_store::state::read_audit(&second.shared.db, 0, 100).unwrap(),
+            nebula_store::state::read_audit(&first.shared.db, 0, 100).unwrap(),
+            "the audit chain is the same as without the crash"
+        );
+    }
 
     #[test]
     fn snapshot_files_round_trip_and_damage_is_an_error() {

@@ -31,14 +31,14 @@ impl fmt::Display for NodeInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Proposal {
-    One(Stamped),
+    One(Box<Stamped>),
     Batch(Vec<Stamped>),
 }
 
 impl Proposal {
     pub fn into_commands(self) -> Vec<Stamped> {
         match self {
-            Proposal::One(one) => vec![one],
+            Proposal::One(one) => vec![*one],
             Proposal::Batch(many) => many,
         }
     }

@@ -417,7 +417,8 @@ mod tests {
         let (first, mut cache) = content_hash_cached(&current, None);
         assert_eq!(first, content_hash(&current));
         let www = name("www.example.com.");
-        let steps: Vec<Box<dyn Fn(&mut Zone)>> = vec![
+        type Step = Box<dyn Fn(&mut Zone)>;
+        let steps: Vec<Step> = vec![
             // Changed in place (copy on write): a new allocation, re-encoded.
             Box::new(|z| {
                 if let Some(set) = z.rrset_mut(&name("www.example.com."), RType::A) {

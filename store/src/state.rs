@@ -600,6 +600,31 @@ impl ZoneStore {
     ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
         let db = Arc::clone(&self.db);
         let mut batch = db.batch();
+        let applied = self.apply_into(stamped, extra, &mut batch)?;
+        db.write(batch, durable)?;
+        Ok(applied)
+    }
+
+    /// Whether [`ZoneStore::apply_into`] may put `stamped` into a batch holding other commands
+    /// not yet written: it reads nothing from the database that such commands could have
+    /// changed (zone data is read from memory), provided the commands of one batch use
+    /// distinct idempotency keys. Meta commands (they read their state from the database) and
+    /// rollbacks (they read an old version) are not.
+    pub fn batchable(stamped: &Stamped) -> bool {
+        matches!(
+            stamped.command,
+            Command::PutZone { .. } | Command::DeleteZone { .. } | Command::ChangeRecords { .. }
+        )
+    }
+
+    /// [`ZoneStore::apply`] into the caller's `batch`, which the caller writes; the in-memory
+    /// state moves on at once. See [`ZoneStore::batchable`] for what may share a batch.
+    pub fn apply_into(
+        &mut self,
+        stamped: &Stamped,
+        extra: &[(Cf, Vec<u8>, Vec<u8>)],
+        batch: &mut Batch<'_>,
+    ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
         for (cf, key, value) in extra {
             batch.put(*cf, key, value)?;
         }
@@ -621,8 +646,7 @@ impl ZoneStore {
                     ))
                 };
                 // Audited too: a replay or a refused reuse is something a client did.
-                self.audit(&mut batch, stamped, &result)?;
-                db.write(batch, durable)?;
+                self.audit(batch, stamped, &result)?;
                 return Ok((result, Vec::new()));
             }
         }
@@ -640,11 +664,11 @@ impl ZoneStore {
             }
             None => match self.plan(stamped)? {
                 Err(rejection) => Err(rejection),
-                Ok(plan) => Ok(self.write_plan(plan, stamped, &mut batch, &mut changes)?),
+                Ok(plan) => Ok(self.write_plan(plan, stamped, batch, &mut changes)?),
             },
         };
         let audit_seq = if stamped.command.audited() {
-            Some(self.audit(&mut batch, stamped, &result)?)
+            Some(self.audit(batch, stamped, &result)?)
         } else {
             None
         };
@@ -659,7 +683,6 @@ impl ZoneStore {
             };
             batch.put_json(Cf::State, &idem_key(key), &record)?;
         }
-        db.write(batch, durable)?;
         Ok((result, changes))
     }
 
