@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::error::TextError;
 
@@ -19,9 +20,12 @@ pub const MAX_NAME_LEN: usize = 255;
 pub const MAX_LABEL_LEN: usize = 63;
 
 /// An owned domain name in uncompressed wire form: length-prefixed labels ending with the root label.
+///
+/// Immutable and shared: a clone is a reference count, not a copy, so zone versions, diffs and
+/// transfers that repeat a name do not allocate for it.
 #[derive(Clone)]
 pub struct Name {
-    wire: Box<[u8]>,
+    wire: Arc<[u8]>,
 }
 
 /// A name held inline (no heap), used by the allocation-free query decoder.
@@ -85,7 +89,7 @@ impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
         Name {
-            wire: Box::new([0u8]),
+            wire: Arc::from(&[0u8][..]),
         }
     }
 
@@ -158,7 +162,7 @@ impl Name {
             return Err(TextError::NameTooLong(text.to_owned()));
         }
         Ok(Name {
-            wire: wire.into_boxed_slice(),
+            wire: wire.into(),
         })
     }
 
@@ -209,8 +213,11 @@ impl Name {
 
     /// A copy with ASCII letters lowered: the canonical owner form of RFC 4034 §6.2.
     pub fn to_lowercase(&self) -> Name {
+        if !self.wire.iter().any(u8::is_ascii_uppercase) {
+            return self.clone();
+        }
         Name {
-            wire: self.wire.to_ascii_lowercase().into_boxed_slice(),
+            wire: self.wire.to_ascii_lowercase().into(),
         }
     }
 
@@ -234,7 +241,7 @@ impl Name {
         wire.extend_from_slice(label);
         wire.extend_from_slice(&self.wire);
         Ok(Name {
-            wire: wire.into_boxed_slice(),
+            wire: wire.into(),
         })
     }
 
@@ -252,7 +259,7 @@ impl Name {
         wire.extend_from_slice(&self.wire[..keep]);
         wire.extend_from_slice(&new.wire);
         Ok(Name {
-            wire: wire.into_boxed_slice(),
+            wire: wire.into(),
         })
     }
 
