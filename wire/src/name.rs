@@ -161,9 +161,7 @@ impl Name {
         if wire.len() > MAX_NAME_LEN {
             return Err(TextError::NameTooLong(text.to_owned()));
         }
-        Ok(Name {
-            wire: wire.into(),
-        })
+        Ok(Name { wire: wire.into() })
     }
 
     /// The name in uncompressed wire form, case preserved.
@@ -240,9 +238,7 @@ impl Name {
         wire.push(label.len() as u8);
         wire.extend_from_slice(label);
         wire.extend_from_slice(&self.wire);
-        Ok(Name {
-            wire: wire.into(),
-        })
+        Ok(Name { wire: wire.into() })
     }
 
     /// Replaces the `old` suffix of this name by `new` (DNAME substitution, RFC 6672 §2.2).
@@ -258,9 +254,7 @@ impl Name {
         let mut wire = Vec::with_capacity(total);
         wire.extend_from_slice(&self.wire[..keep]);
         wire.extend_from_slice(&new.wire);
-        Ok(Name {
-            wire: wire.into(),
-        })
+        Ok(Name { wire: wire.into() })
     }
 
     /// Presentation form relative to `origin` when below it (`@` for the origin itself), absolute otherwise.
