@@ -7,9 +7,10 @@
 //! this thread during the fsync; openraft batches whatever arrived meanwhile into the next
 //! append, which gives group commit under load.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use nebula_store::db::{Cf, Db, DbError};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
@@ -23,15 +24,95 @@ const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const PURGED: &[u8] = b"purged";
 
+/// At most this many entries, and this many bytes of them (as stored), stay in memory after
+/// they are appended.
+const TAIL_ENTRIES: usize = 1024;
+const TAIL_BYTES: usize = 16 << 20;
+
+/// The last entries appended, in index order without gaps, with their stored sizes.
+#[derive(Debug, Default)]
+struct Tail {
+    entries: VecDeque<(Entry, usize)>,
+    bytes: usize,
+}
+
+impl Tail {
+    /// The entries `start..end` if all of them are here.
+    fn range(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        let first = self.entries.front()?.0.log_id.index;
+        let last = self.entries.back()?.0.log_id.index;
+        if start < first || end > last + 1 || start >= end {
+            return None;
+        }
+        let skip = usize::try_from(start - first).ok()?;
+        let take = usize::try_from(end - start).ok()?;
+        Some(
+            self.entries
+                .iter()
+                .skip(skip)
+                .take(take)
+                .map(|(entry, _)| entry.clone())
+                .collect(),
+        )
+    }
+
+    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        self.entries.retain(|(entry, _)| keep(entry.log_id.index));
+        self.bytes = self.entries.iter().map(|(_, size)| size).sum();
+    }
+
+    fn extend(&mut self, appended: Vec<(Entry, usize)>) {
+        let follows = match (self.entries.back(), appended.first()) {
+            (Some((last, _)), Some((first, _))) => first.log_id.index == last.log_id.index + 1,
+            _ => true,
+        };
+        if !follows {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        for (entry, size) in appended {
+            self.bytes += size;
+            self.entries.push_back((entry, size));
+        }
+        while self.entries.len() > TAIL_ENTRIES || self.bytes > TAIL_BYTES {
+            match self.entries.pop_front() {
+                Some((_, size)) => self.bytes -= size,
+                None => break,
+            }
+        }
+    }
+}
+
 /// The Raft log of one node.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Db>,
+    /// The last entries appended: replication (twice on a three-node leader) and the state
+    /// machine read each entry right after it is written, and take it from here instead of
+    /// decoding it from the database again. Changed before the database on truncate and purge,
+    /// after it on append, so it never holds what the database does not.
+    tail: Arc<Mutex<Tail>>,
 }
 
 impl LogStore {
     pub fn new(db: Arc<Db>) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            tail: Arc::default(),
+        }
+    }
+
+    fn cached(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry>> {
+        self.tail.lock().ok()?.range(start, end?)
+    }
+
+    /// Keeps only the tail entries `keep` accepts (truncate, purge); on a poisoned lock the
+    /// whole tail is dropped, never left stale.
+    fn retain_tail(&self, keep: impl Fn(u64) -> bool) {
+        match self.tail.lock() {
+            Ok(mut tail) => tail.retain(keep),
+            Err(poisoned) => *poisoned.into_inner() = Tail::default(),
+        }
     }
 
     fn meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, DbError> {
@@ -87,6 +168,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, StorageError<NodeId>> {
         let start = bound_start(&range);
+        if let Some(entries) = self.cached(start, bound_end(&range)) {
+            return Ok(entries);
+        }
         let end = bound_end(&range).map(index_key);
         let rows = self
             .db
@@ -172,14 +256,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = self.db.batch();
+        let mut appended = Vec::new();
         for entry in entries {
             let bytes = serde_json::to_vec(&entry)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
             batch
                 .put(Cf::RaftLog, &index_key(entry.log_id.index), &bytes)
                 .map_err(|e| StorageIOError::write_logs(&e))?;
+            appended.push((entry, bytes.len()));
         }
         let result = write(&self.db, batch, true);
+        if result.is_ok() {
+            if let Ok(mut tail) = self.tail.lock() {
+                tail.extend(appended);
+            }
+        }
         let io_result = result
             .as_ref()
             .map(|_| ())
@@ -189,6 +280,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.retain_tail(|index| index < log_id.index);
         let mut batch = self.db.batch();
         batch
             .delete_range(Cf::RaftLog, &index_key(log_id.index), &index_key(u64::MAX))
@@ -200,6 +292,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.retain_tail(|index| index > log_id.index);
         let mut batch = self.db.batch();
         batch
             .put_json(Cf::RaftMeta, PURGED, &log_id)
@@ -212,5 +305,54 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             )
             .map_err(|e| StorageIOError::write_logs(&e))?;
         write(&self.db, batch, true).map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64) -> (Entry, usize) {
+        let log_id = LogId::new(CommittedLeaderId::new(1, 1), index);
+        (
+            Entry {
+                log_id,
+                payload: EntryPayload::Blank,
+            },
+            100,
+        )
+    }
+
+    fn indexes(entries: Option<Vec<Entry>>) -> Option<Vec<u64>> {
+        entries.map(|e| e.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn the_tail_answers_only_ranges_it_holds_and_follows_truncate_purge_and_gaps() {
+        let mut tail = Tail::default();
+        tail.extend((5..10).map(entry).collect());
+        assert_eq!(indexes(tail.range(6, 9)), Some(vec![6, 7, 8]));
+        assert_eq!(indexes(tail.range(5, 10)), Some(vec![5, 6, 7, 8, 9]));
+        assert_eq!(tail.range(4, 7), None, "starts before the tail");
+        assert_eq!(tail.range(8, 11), None, "ends after the tail");
+        tail.retain(|i| i < 8); // truncate from 8
+        assert_eq!(tail.range(7, 9), None);
+        tail.extend(vec![entry(8)]);
+        assert_eq!(indexes(tail.range(7, 9)), Some(vec![7, 8]));
+        tail.retain(|i| i > 6); // purge up to 6
+        assert_eq!(tail.range(6, 8), None);
+        tail.extend(vec![entry(12)]); // a gap: start over
+        assert_eq!(tail.range(7, 8), None);
+        assert_eq!(indexes(tail.range(12, 13)), Some(vec![12]));
+        tail.extend((13..13 + TAIL_ENTRIES as u64).map(entry).collect());
+        assert_eq!(tail.entries.len(), TAIL_ENTRIES, "bounded by count");
+        assert_eq!(tail.bytes, TAIL_ENTRIES * 100);
+        let big = |i| (entry(i).0, TAIL_BYTES / 2 + 1);
+        tail.extend(vec![
+            big(13 + TAIL_ENTRIES as u64),
+            big(14 + TAIL_ENTRIES as u64),
+        ]);
+        assert_eq!(tail.entries.len(), 1, "bounded by bytes");
     }
 }
