@@ -25,9 +25,15 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 /// A DNS "server" on UDP and TCP that answers FORMERR to everything, like a broken middlebox
 /// or a peer that cannot parse our messages.
 fn formerr_peer() -> SocketAddr {
-    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    // A port free on both UDP and TCP: a UDP port the kernel picks may be taken on TCP.
+    let (udp, tcp) = (0..64)
+        .find_map(|_| {
+            let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+            let tcp = TcpListener::bind(udp.local_addr().ok()?).ok()?;
+            Some((udp, tcp))
+        })
+        .expect("no loopback port free on both UDP and TCP");
     let address = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(address).unwrap();
     let formerr = |query: &[u8]| -> Option<Vec<u8>> {
         let mut reply = query.get(..12)?.to_vec();
         reply[2] = 0x80 | (query[2] & 0x78); // QR, the opcode
