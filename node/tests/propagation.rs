@@ -113,6 +113,21 @@ fn ctl(server: &Nebula, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `nebulactl deploy --zone example.com --wait-for-propagation --timeout <timeout>`.
+fn deploy_and_wait(server: &Nebula, timeout: &str) -> (i32, String, String) {
+    ctl(
+        server,
+        &[
+            "deploy",
+            "--zone",
+            "example.com",
+            "--wait-for-propagation",
+            "--timeout",
+            timeout,
+        ],
+    )
+}
+
 fn change_www(client: &Client, address: &str) -> u32 {
     let result = post(
         client,
@@ -184,17 +199,7 @@ fn the_incident_fails_the_deploy_with_fingerprints_and_wire_errors_until_fixed()
     // The deploy of a new version fails within its SLA, naming each peer's problem.
     let next = change_www(&client, "192.0.2.91");
     let started = Instant::now();
-    let (code, out, err) = ctl(
-        &server,
-        &[
-            "deploy",
-            "--zone",
-            "example.com",
-            "--wait-for-propagation",
-            "--timeout",
-            "10s",
-        ],
-    );
+    let (code, out, err) = deploy_and_wait(&server, "10s");
     assert_eq!(code, 8, "{out}{err}");
     assert!(
         started.elapsed() < Duration::from_secs(60),
@@ -318,17 +323,7 @@ fn the_incident_fails_the_deploy_with_fingerprints_and_wire_errors_until_fixed()
         notified["secondaries"].as_array().unwrap().len() == 3,
         "{notified}"
     );
-    let (code, out, err) = ctl(
-        &server,
-        &[
-            "deploy",
-            "--zone",
-            "example.com",
-            "--wait-for-propagation",
-            "--timeout",
-            "30s",
-        ],
-    );
+    let (code, out, err) = deploy_and_wait(&server, "30s");
     assert_eq!(code, 0, "{out}{err}\nour log:\n{}", server.log());
     assert!(out.contains("verified"), "{out}");
     wait_for(

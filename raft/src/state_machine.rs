@@ -413,17 +413,15 @@ impl<'db> Group<'db> {
         stamped: &Stamped,
         marker: &[(Cf, Vec<u8>, Vec<u8>)],
     ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
-        let key_seen = stamped
-            .idempotency_key
-            .as_ref()
-            .is_some_and(|key| self.keys.contains(key));
-        if !ZoneStore::batchable(stamped) || key_seen {
-            self.flush()?;
-        }
         if !ZoneStore::batchable(stamped) {
+            self.flush()?;
             return store.apply(stamped, marker, false);
         }
         if let Some(key) = &stamped.idempotency_key {
+            // A repeated key must see the first one's record: start a new write.
+            if self.keys.contains(key) {
+                self.flush()?;
+            }
             self.keys.insert(key.clone());
         }
         let db = self.db;

@@ -157,10 +157,6 @@ pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
 
 /// Same TTL and same canonical RDATA, whatever the order, duplicates or name case.
 fn same_rrset(a: &Rrset, b: &Rrset) -> bool {
-    // A copy of a zone shares its untouched RRsets with the original.
-    if std::ptr::eq(a, b) {
-        return true;
-    }
     if a.ttl != b.ttl {
         return false;
     }

@@ -829,7 +829,8 @@ impl ZoneStore {
                     summary: "no change".to_owned(),
                     unchanged: true,
                     diff: None,
-                    hashes,
+                    // The current version's cache stays; nothing is written.
+                    hashes: None,
                 }));
             }
         }
