@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nebula_wire::text::tokenize;
 use nebula_wire::{Class, Message, Name, RData, RType, Record};
@@ -246,7 +246,19 @@ fn transfer(
     request_bytes: &[u8],
     mut verifier: Option<&mut ResponseVerifier>,
 ) -> Vec<Record> {
-    let messages = match tcp_transfer(server, request_bytes, EXCHANGE_TIMEOUT) {
+    // NSD restarts its server processes after loading a transferred zone: a connection made
+    // at that moment is reset before any answer. Such a reset is retried, nothing else.
+    let mut resets = 0;
+    let result = loop {
+        match tcp_transfer(server, request_bytes, EXCHANGE_TIMEOUT) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && resets < 3 => {
+                resets += 1;
+                thread::sleep(Duration::from_millis(200));
+            }
+            other => break other,
+        }
+    };
+    let messages = match result {
         Ok(messages) => messages,
         Err(e) => {
             observed.problems.push(format!("{label} AXFR: {e}"));
