@@ -1,11 +1,11 @@
 //! Group commit on the leader: client writes that arrive while earlier proposals are in flight
 //! are proposed together as one log entry ([`Proposal::Batch`]).
 //!
-//! openraft 0.9 writes (and fsyncs) every proposal as its own append before it replicates it,
-//! one after another, so under concurrent writers the leader's fsyncs, not the work, bound the
-//! write rate. Batching makes one entry (one fsync per node, one replication round, one
-//! compile of each changed zone) carry every write that queued meanwhile, as etcd's raft does
-//! with the proposals of one `Ready`. Each write in a batch keeps its own stamp, version,
+//! Every entry costs each node an append, a replication round, a state-machine write and a
+//! compile of each zone it changes; under concurrent writers that work, not the writes, bounds
+//! the rate. Batching makes one entry carry every write that queued meanwhile, as etcd's raft
+//! does with the proposals of one `Ready`. (It was first needed because openraft 0.9 fsynced
+//! each proposal before replicating it, one after another; ADR 0008.) Each write in a batch keeps its own stamp, version,
 //! history row, audit entry and answer; the state machine applies them in order (ADR 0007).
 //!
 //! At most [`IN_FLIGHT`] proposals are outstanding: a lone writer's write is proposed as soon as

@@ -17,7 +17,8 @@ use arc_swap::ArcSwap;
 use nebula_store::db::{Cf, Db};
 use nebula_store::snapshot::Catalog;
 use nebula_store::state::{node_retired, ApplyResult, Command, Stamped};
-use openraft::{ChangeMembers, Membership, ServerState, SnapshotPolicy};
+use openraft::async_runtime::{Instant as _, WatchReceiver as _};
+use openraft::{ChangeMembers, RaftMetrics, ReadPolicy, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
@@ -26,9 +27,10 @@ use crate::batcher::Batcher;
 use crate::log_store::LogStore;
 use crate::state_machine::{Shared, StateMachine};
 use crate::transport::{
-    decode, encode, Blob, Clients, Method, NetworkFactory, RaftRpc, RaftServer, RpcFailure,
+    decode, encode, Blob, Clients, Method, NetworkFactory, RaftRpc, RaftServer, Receiving,
+    RpcFailure, SnapshotChunk,
 };
-use crate::types::{LogId, NodeId, NodeInfo, Raft};
+use crate::types::{LogId, Membership, NodeId, NodeInfo, Raft, TypeConfig};
 
 /// How a node joins its group.
 #[derive(Debug, Clone)]
@@ -195,7 +197,7 @@ impl Cluster {
             }
         }
         let db = Arc::new(Db::open(&config.db_path).map_err(internal)?);
-        let log_store = LogStore::new(db.clone());
+        let log_store = LogStore::new(db.clone()).map_err(internal)?;
         let state_machine = StateMachine::open(
             db.clone(),
             catalog,
@@ -218,6 +220,7 @@ impl Cluster {
         let clients = Clients::default();
         let network = NetworkFactory {
             clients: clients.clone(),
+            source: config.node_id,
         };
         let raft = Raft::new(
             config.node_id,
@@ -240,6 +243,7 @@ impl Cluster {
         });
         let service = RaftServer::new(RpcService {
             cluster: cluster.clone(),
+            receiving: std::sync::Mutex::new(None),
         })
         .max_decoding_message_size(256 << 20);
         tokio::spawn(async move {
@@ -292,17 +296,17 @@ impl Cluster {
     }
 
     /// The membership this node knows (the last one in its log).
-    fn known_membership(&self) -> Membership<NodeId, NodeInfo> {
+    fn known_membership(&self) -> Membership {
         self.raft
             .metrics()
-            .borrow()
+            .borrow_watched()
             .membership_config
             .membership()
             .clone()
     }
 
     fn leader_node(&self) -> Option<(NodeId, NodeInfo)> {
-        let metrics = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics().borrow_watched().clone();
         let leader = metrics.current_leader?;
         let node = metrics
             .membership_config
@@ -315,7 +319,7 @@ impl Cluster {
     fn voter_count(&self) -> usize {
         self.raft
             .metrics()
-            .borrow()
+            .borrow_watched()
             .membership_config
             .membership()
             .voter_ids()
@@ -324,14 +328,12 @@ impl Cluster {
 
     /// Whether this node can currently reach a majority through a leader it knows.
     pub fn has_quorum(&self) -> bool {
-        let metrics = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics().borrow_watched().clone();
         match metrics.current_leader {
             None => false,
             Some(leader) if leader == self.id => {
                 self.voter_count() <= 1
-                    || metrics
-                        .millis_since_quorum_ack
-                        .is_some_and(|ms| ms <= self.quorum_lease_ms())
+                    || quorum_ack_ms(&metrics).is_some_and(|ms| ms <= self.quorum_lease_ms())
             }
             Some(_) => true,
         }
@@ -365,7 +367,7 @@ impl Cluster {
     }
 
     fn no_leader(&self) -> ClusterError {
-        let metrics = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics().borrow_watched().clone();
         let voters = metrics.membership_config.membership().voter_ids().count();
         ClusterError::NoLeader(format!(
             "no leader: node {} cannot reach a majority of the {voters} voters (state {:?}, term {}); writes are refused, DNS keeps serving the last committed data",
@@ -450,12 +452,13 @@ impl Cluster {
     }
 
     async fn local_read_index(&self) -> Result<Option<LogId>, ClusterError> {
-        match tokio::time::timeout(self.config.write_timeout, self.raft.get_read_log_id()).await {
+        let read = self.raft.get_read_log_id(ReadPolicy::ReadIndex);
+        match tokio::time::timeout(self.config.write_timeout, read).await {
             Err(_) => Err(self.no_leader()),
             Ok(Err(e)) => Err(ClusterError::NoLeader(format!(
                 "not the leader any more: {e}"
             ))),
-            Ok(Ok((read, _applied))) => Ok(read),
+            Ok(Ok((read, _applied))) => Ok(Some(*read.log_id())),
         }
     }
 
@@ -492,7 +495,7 @@ impl Cluster {
                 command,
             } => {
                 if self.voter_count() > 1 {
-                    let lease = self.raft.metrics().borrow().millis_since_quorum_ack;
+                    let lease = quorum_ack_ms(&self.raft.metrics().borrow_watched());
                     if lease.is_some_and(|ms| ms > self.quorum_lease_ms()) {
                         return Err(ClusterError::NoLeader(format!(
                             "node {} leads but has not heard from a majority for {} ms; writes are refused, DNS keeps serving the last committed data",
@@ -612,12 +615,12 @@ impl Cluster {
 
     /// Whether this node is the leader now (as far as it knows).
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.id)
+        self.raft.metrics().borrow_watched().current_leader == Some(self.id)
     }
 
     /// This node's own status.
     pub fn node_status(&self) -> NodeStatus {
-        let metrics = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics().borrow_watched().clone();
         let committed = self
             .shared
             .db
@@ -643,7 +646,7 @@ impl Cluster {
 
     /// Every member's status, asked of each member directly (unreachable ones say so).
     pub async fn status(&self) -> ClusterStatus {
-        let metrics = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics().borrow_watched().clone();
         let membership = metrics.membership_config.membership().clone();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let mut members = Vec::new();
@@ -706,6 +709,12 @@ impl Cluster {
     }
 }
 
+/// How long ago a majority last acknowledged this leader, in milliseconds.
+fn quorum_ack_ms(metrics: &RaftMetrics<TypeConfig>) -> Option<u64> {
+    let acked = metrics.last_quorum_acked.as_ref()?;
+    u64::try_from(acked.elapsed().as_millis()).ok()
+}
+
 fn state_name(state: ServerState) -> &'static str {
     match state {
         ServerState::Leader => "leader",
@@ -719,6 +728,8 @@ fn state_name(state: ServerState) -> &'static str {
 /// The RPC server side.
 struct RpcService {
     cluster: Arc<Cluster>,
+    /// The snapshot whose chunks are arriving.
+    receiving: std::sync::Mutex<Option<Receiving>>,
 }
 
 impl std::fmt::Debug for RpcService {
@@ -731,23 +742,47 @@ impl std::fmt::Debug for RpcService {
 
 type RpcResult = Result<tonic::Response<Blob>, tonic::Status>;
 
+/// openraft's only error from a peer's append or vote: it has stopped.
+fn fatal(e: openraft::error::RaftError<TypeConfig>) -> openraft::error::Fatal<TypeConfig> {
+    match e {
+        openraft::error::RaftError::Fatal(fatal) => fatal,
+        openraft::error::RaftError::APIError(never) => match never {},
+    }
+}
+
 #[tonic::async_trait]
 impl RaftRpc for RpcService {
     async fn append_entries(&self, request: tonic::Request<Blob>) -> RpcResult {
         let rpc = decode(request.get_ref())?;
         let reply = self.cluster.raft.append_entries(rpc).await;
-        encode(&reply).map(tonic::Response::new)
+        encode(&reply.map_err(fatal)).map(tonic::Response::new)
     }
 
     async fn vote(&self, request: tonic::Request<Blob>) -> RpcResult {
         let rpc = decode(request.get_ref())?;
         let reply = self.cluster.raft.vote(rpc).await;
-        encode(&reply).map(tonic::Response::new)
+        encode(&reply.map_err(fatal)).map(tonic::Response::new)
     }
 
     async fn install_snapshot(&self, request: tonic::Request<Blob>) -> RpcResult {
-        let rpc = decode(request.get_ref())?;
-        let reply = self.cluster.raft.install_snapshot(rpc).await;
+        let (chunk, bytes) = SnapshotChunk::decode(request.get_ref())?;
+        let complete = {
+            let mut receiving = self
+                .receiving
+                .lock()
+                .map_err(|_| tonic::Status::internal("snapshot receive lock poisoned"))?;
+            Receiving::add(&mut receiving, chunk, bytes)
+                .map_err(tonic::Status::failed_precondition)?
+        };
+        let reply = match complete {
+            None => Ok(None),
+            Some((vote, snapshot)) => self
+                .cluster
+                .raft
+                .install_full_snapshot(vote, snapshot)
+                .await
+                .map(Some),
+        };
         encode(&reply).map(tonic::Response::new)
     }
 

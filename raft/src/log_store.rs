@@ -1,24 +1,26 @@
-//! openraft's log storage (storage-v2 `RaftLogStorage`) on the node's RocksDB: entries in the
+//! openraft's log storage (`RaftLogStorage`) on the node's RocksDB: entries in the
 //! `raft_log` column family keyed by big-endian index, vote/committed/purged in `raft_meta`.
 //!
-//! Votes and appended entries are written with `sync` before openraft is told they are
-//! stored, so a node never acknowledges a vote or an entry it could lose on power failure.
-//! The write runs under `block_in_place`, which lets the tokio runtime move other tasks off
-//! this thread during the fsync; openraft batches whatever arrived meanwhile into the next
-//! append, which gives group commit under load.
+//! Votes, truncations and purges are written with `sync` before the call returns. Appended
+//! entries are written at once (so replication can read them) and made durable by the
+//! [`Syncer`] thread, which fsyncs the write-ahead log and only then tells openraft they are
+//! stored: a node never acknowledges a vote or an entry it could lose on power failure, and the
+//! leader's fsync overlaps the followers' instead of preceding it. Appends that arrive during
+//! one fsync share the next (group commit).
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
+use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use nebula_store::db::{Cf, Db, DbError};
-use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::{OptionalSend, RaftLogReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::types::{Entry, NodeId, TypeConfig};
+use crate::types::{Entry, LogId, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
@@ -92,14 +94,59 @@ pub struct LogStore {
     /// decoding it from the database again. Changed before the database on truncate and purge,
     /// after it on append, so it never holds what the database does not.
     tail: Arc<Mutex<Tail>>,
+    syncer: Arc<Syncer>,
+}
+
+/// The thread that makes appended entries durable: it waits for appends, fsyncs the
+/// write-ahead log once for all that arrived meanwhile, then reports each of them flushed.
+#[derive(Debug)]
+struct Syncer {
+    queue: Mutex<mpsc::Sender<IOFlushed<TypeConfig>>>,
+}
+
+impl Syncer {
+    fn spawn(db: Arc<Db>) -> io::Result<Syncer> {
+        let (queue, pending) = mpsc::channel::<IOFlushed<TypeConfig>>();
+        std::thread::Builder::new()
+            .name("raft-wal-sync".to_owned())
+            .spawn(move || {
+                // Ends when the last log store handle is dropped.
+                while let Ok(first) = pending.recv() {
+                    let mut flushed = vec![first];
+                    flushed.extend(pending.try_iter());
+                    let result = db.sync_wal().map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "fsync of the Raft log failed");
+                    }
+                    for callback in flushed {
+                        callback.io_completed(result.clone().map_err(io::Error::other));
+                    }
+                }
+            })?;
+        Ok(Syncer {
+            queue: Mutex::new(queue),
+        })
+    }
+
+    /// Reports `callback` once everything written so far is durable.
+    fn after_fsync(&self, callback: IOFlushed<TypeConfig>) -> io::Result<()> {
+        let queue = self
+            .queue
+            .lock()
+            .map_err(|_| io::Error::other("the Raft log's fsync queue lock is poisoned"))?;
+        queue
+            .send(callback)
+            .map_err(|_| io::Error::other("the Raft log's fsync thread has stopped"))
+    }
 }
 
 impl LogStore {
-    pub fn new(db: Arc<Db>) -> LogStore {
-        LogStore {
+    pub fn new(db: Arc<Db>) -> io::Result<LogStore> {
+        Ok(LogStore {
+            syncer: Arc::new(Syncer::spawn(db.clone())?),
             db,
             tail: Arc::default(),
-        }
+        })
     }
 
     fn cached(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry>> {
@@ -115,14 +162,18 @@ impl LogStore {
         }
     }
 
-    fn meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, DbError> {
-        self.db.get_json(Cf::RaftMeta, key)
+    fn meta<T: DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        self.db
+            .get_json(Cf::RaftMeta, key)
+            .map_err(io::Error::other)
     }
 
-    fn put_meta<T: Serialize>(&self, key: &[u8], value: &T, durable: bool) -> Result<(), DbError> {
+    fn put_meta<T: Serialize>(&self, key: &[u8], value: &T, durable: bool) -> io::Result<()> {
         let mut batch = self.db.batch();
-        batch.put_json(Cf::RaftMeta, key, value)?;
-        write(&self.db, batch, durable)
+        batch
+            .put_json(Cf::RaftMeta, key, value)
+            .map_err(io::Error::other)?;
+        write(&self.db, batch, durable).map_err(io::Error::other)
     }
 }
 
@@ -162,11 +213,16 @@ fn bound_end(range: &impl RangeBounds<u64>) -> Option<u64> {
     }
 }
 
+fn decode_entry(bytes: &[u8]) -> io::Result<Entry> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("a Raft log entry: {e}")))
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> Result<Vec<Entry>, StorageError<NodeId>> {
+    ) -> io::Result<Vec<Entry>> {
         let start = bound_start(&range);
         if let Some(entries) = self.cached(start, bound_end(&range)) {
             return Ok(entries);
@@ -180,35 +236,23 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 end.as_ref().map(|e| e.as_slice()),
                 usize::MAX,
             )
-            .map_err(|e| StorageIOError::read_logs(&e))?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for (_, value) in rows {
-            let entry: Entry =
-                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
-            entries.push(entry);
-        }
-        Ok(entries)
+            .map_err(io::Error::other)?;
+        rows.iter().map(|(_, value)| decode_entry(value)).collect()
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
+        self.meta(VOTE)
     }
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
-    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
-        let purged: Option<LogId<NodeId>> = self
-            .meta(PURGED)
-            .map_err(|e| StorageIOError::read_logs(&e))?;
-        let last = match self
-            .db
-            .last(Cf::RaftLog, None)
-            .map_err(|e| StorageIOError::read_logs(&e))?
-        {
+    async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
+        let purged: Option<LogId> = self.meta(PURGED)?;
+        let last = match self.db.last(Cf::RaftLog, None).map_err(io::Error::other)? {
             None => purged,
-            Some((_, value)) => {
-                let entry: Entry =
-                    serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
-                Some(entry.log_id)
-            }
+            Some((_, value)) => Some(decode_entry(&value)?.log_id),
         };
         Ok(LogState {
             last_purged_log_id: purged,
@@ -220,37 +264,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+    async fn save_vote(&mut self, vote: &Vote) -> io::Result<()> {
         self.put_meta(VOTE, vote, true)
-            .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
-    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        self.meta(VOTE)
-            .map_err(|e| StorageIOError::read_vote(&e).into())
-    }
-
-    async fn save_committed(
-        &mut self,
-        committed: Option<LogId<NodeId>>,
-    ) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
         // Not synced: losing it only means re-learning the commit index from the leader.
         self.put_meta(COMMITTED, &committed, false)
-            .map_err(|e| StorageIOError::write(&e).into())
     }
 
-    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
-        Ok(self
-            .meta::<Option<LogId<NodeId>>>(COMMITTED)
-            .map_err(|e| StorageIOError::read(&e))?
-            .flatten())
+    async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
+        Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<TypeConfig>,
-    ) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> io::Result<()>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -258,63 +285,57 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = self.db.batch();
         let mut appended = Vec::new();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
-                .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+            let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
             batch
                 .put(Cf::RaftLog, &index_key(entry.log_id.index), &bytes)
-                .map_err(|e| StorageIOError::write_logs(&e))?;
+                .map_err(io::Error::other)?;
             appended.push((entry, bytes.len()));
         }
-        let result = write(&self.db, batch, true);
-        if result.is_ok() {
-            if let Ok(mut tail) = self.tail.lock() {
-                tail.extend(appended);
-            }
+        // Written now (readable at once), durable when the syncer reports it.
+        self.db.write(batch, false).map_err(io::Error::other)?;
+        if let Ok(mut tail) = self.tail.lock() {
+            tail.extend(appended);
         }
-        let io_result = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        callback.log_io_completed(io_result);
-        result.map_err(|e| StorageIOError::write_logs(&e).into())
+        self.syncer.after_fsync(callback)
     }
 
-    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.retain_tail(|index| index < log_id.index);
+    async fn truncate_after(&mut self, last: Option<LogId>) -> io::Result<()> {
+        let from = last.map_or(0, |id| id.index.saturating_add(1));
+        self.retain_tail(|index| index < from);
         let mut batch = self.db.batch();
         batch
-            .delete_range(Cf::RaftLog, &index_key(log_id.index), &index_key(u64::MAX))
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+            .delete_range(Cf::RaftLog, &index_key(from), &index_key(u64::MAX))
+            .map_err(io::Error::other)?;
         batch
             .delete(Cf::RaftLog, &index_key(u64::MAX))
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        write(&self.db, batch, true).map_err(|e| StorageIOError::write_logs(&e).into())
+            .map_err(io::Error::other)?;
+        write(&self.db, batch, true).map_err(io::Error::other)
     }
 
-    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+    async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         self.retain_tail(|index| index > log_id.index);
         let mut batch = self.db.batch();
         batch
             .put_json(Cf::RaftMeta, PURGED, &log_id)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+            .map_err(io::Error::other)?;
         batch
             .delete_range(
                 Cf::RaftLog,
                 &index_key(0),
                 &index_key(log_id.index.saturating_add(1)),
             )
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        write(&self.db, batch, true).map_err(|e| StorageIOError::write_logs(&e).into())
+            .map_err(io::Error::other)?;
+        write(&self.db, batch, true).map_err(io::Error::other)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openraft::{CommittedLeaderId, EntryPayload};
+    use openraft::EntryPayload;
 
     fn entry(index: u64) -> (Entry, usize) {
-        let log_id = LogId::new(CommittedLeaderId::new(1, 1), index);
+        let log_id = crate::types::tests::log_id(1, index);
         (
             Entry {
                 log_id,

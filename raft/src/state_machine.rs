@@ -5,21 +5,24 @@
 //! into the data plane's catalog. Snapshots are a dump of the state-machine column families.
 
 use std::collections::HashSet;
-use std::io::{Cursor, Write as _};
+use std::io::{self, Cursor, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
+use futures_util::TryStreamExt as _;
 use nebula_store::db::{decode_json, Batch, Cf, Db, DbError};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_store::state::{
     record_membership, ApplyResult, Rejection, Stamped, ZoneChange, ZoneStore,
 };
-use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
-use crate::types::{Entry, LogId, NodeId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::types::{
+    Entry, LogId, NodeId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
+};
 
 const APPLIED: &[u8] = b"applied";
 /// How many commands of a batch entry are applied: `[log id, count]`, written with each but
@@ -53,8 +56,12 @@ pub struct Shared {
     pub snapshots_installed: AtomicU64,
 }
 
-fn io_err(e: &DbError) -> StorageError<NodeId> {
-    StorageIOError::write_state_machine(e).into()
+fn io_err(e: &DbError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+fn encoding(log_id: &LogId, e: serde_json::Error) -> io::Error {
+    io::Error::other(format!("applying entry {log_id}: encoding: {e}"))
 }
 
 impl StateMachine {
@@ -133,29 +140,17 @@ pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
     });
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = Self;
-
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId>, StoredMembership), StorageError<NodeId>> {
-        self.read_applied()
-            .map_err(|e| StorageIOError::read_state_machine(&e).into())
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<ApplyResult>>, StorageError<NodeId>>
-    where
-        I: IntoIterator<Item = Entry> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
-        let mut results = Vec::new();
+impl StateMachine {
+    /// Applies committed entries in order; the answer of each is one result per command.
+    fn apply_entries(&self, entries: Vec<Entry>) -> io::Result<Vec<Vec<ApplyResult>>> {
+        let mut results = Vec::with_capacity(entries.len());
         let mut changes = Vec::new();
         {
             let db = self.shared.db.clone();
             let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
             for entry in entries {
-                let applied = serde_json::to_vec(&Some(entry.log_id))
-                    .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                let applied = serde_json::to_vec(&Some(&entry.log_id))
+                    .map_err(|e| encoding(&entry.log_id, e))?;
                 let mut extra = vec![(Cf::State, APPLIED.to_vec(), applied)];
                 match entry.payload {
                     EntryPayload::Blank => {
@@ -165,8 +160,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Membership(membership) => {
                         let members: Vec<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
                         let stored = StoredMembership::new(Some(entry.log_id), membership);
-                        let bytes = serde_json::to_vec(&stored)
-                            .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                        let bytes =
+                            serde_json::to_vec(&stored).map_err(|e| encoding(&entry.log_id, e))?;
                         extra.push((Cf::State, MEMBERSHIP.to_vec(), bytes));
                         write_extra(&db, &extra, Some(&members)).map_err(|e| io_err(&e))?;
                         results.push(Vec::new());
@@ -192,8 +187,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             let step = if index == last {
                                 &extra
                             } else {
-                                let bytes = serde_json::to_vec(&(entry.log_id, index + 1))
-                                    .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                                let bytes = serde_json::to_vec(&(&entry.log_id, index + 1))
+                                    .map_err(|e| encoding(&entry.log_id, e))?;
                                 part = [(Cf::State, APPLIED_PART.to_vec(), bytes)];
                                 &part[..]
                             };
@@ -212,25 +207,50 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         publish(&self.shared.catalog, &changes);
         Ok(results)
     }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
+        self.read_applied().map_err(|e| io_err(&e))
+    }
+
+    async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
+    where
+        Strm: futures_util::Stream<Item = io::Result<EntryResponder<TypeConfig>>>
+            + Unpin
+            + OptionalSend,
+    {
+        // Everything committed so far, applied in one go; answers go out once the changed
+        // zones are in the catalog, so a caller's next query sees its write.
+        let (entries, responders): (Vec<Entry>, Vec<_>) =
+            entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
+        let results = self.apply_entries(entries)?;
+        for (responder, result) in responders.into_iter().zip(results) {
+            if let Some(responder) = responder {
+                responder.send(result);
+            }
+        }
+        Ok(())
+    }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError<NodeId>> {
+        snapshot: SnapshotData,
+    ) -> io::Result<()> {
         let data = snapshot.into_inner();
-        let failed = |e: &DbError| -> StorageError<NodeId> {
-            StorageIOError::write_snapshot(Some(meta.signature()), e).into()
+        let failed = |e: &DbError| -> io::Error {
+            io::Error::other(format!(
+                "installing the snapshot up to {:?}: {e}",
+                meta.last_log_id
+            ))
         };
         let db = self.shared.db.clone();
         let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
@@ -255,34 +275,30 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.shared
             .snapshots_installed
             .fetch_add(1, Ordering::Relaxed);
-        tracing::info!(snapshot = %meta.snapshot_id, "installed a snapshot from the leader");
+        tracing::info!(last_log_id = ?meta.last_log_id, "installed a snapshot from the leader");
         Ok(())
     }
 
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
         let path = self.snapshot_path.clone();
-        let read =
-            |e: &DbError| -> StorageError<NodeId> { StorageIOError::read_snapshot(None, e).into() };
         let loaded = tokio::task::spawn_blocking(move || load_snapshot(&path))
             .await
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
-            .map_err(|e| read(&e))?;
+            .map_err(io::Error::other)?
+            .map_err(|e| io_err(&e))?;
         Ok(loaded.map(|(meta, data)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Cursor::new(data),
         }))
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
         // One RocksDB snapshot gives the copy and the applied id it corresponds to, so applying
         // goes on while the copy is made (off the async workers: it reads every row).
         let db = self.shared.db.clone();
-        let read =
-            |e: &DbError| -> StorageError<NodeId> { StorageIOError::read_state_machine(e).into() };
         let dump = tokio::task::spawn_blocking(move || {
             db.dump(
                 &Cf::STATE_MACHINE,
@@ -290,43 +306,38 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             )
         })
         .await
-        .map_err(|e| StorageIOError::read_state_machine(&e))?
-        .map_err(|e| read(&e))?;
+        .map_err(io::Error::other)?
+        .map_err(|e| io_err(&e))?;
         let value = |i: usize| dump.values.get(i).cloned().flatten();
         let applied: Option<LogId> = match value(0) {
             None => None,
             Some(bytes) => {
-                decode_json::<Option<LogId>>(Cf::State, APPLIED, &bytes).map_err(|e| read(&e))?
+                decode_json::<Option<LogId>>(Cf::State, APPLIED, &bytes).map_err(|e| io_err(&e))?
             }
         };
         let membership: StoredMembership = match value(1) {
             None => StoredMembership::default(),
-            Some(bytes) => decode_json(Cf::State, MEMBERSHIP, &bytes).map_err(|e| read(&e))?,
-        };
-        let data = dump.data;
-        let snapshot_id = match applied {
-            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, data.len()),
-            None => format!("0-0-{}", data.len()),
+            Some(bytes) => decode_json(Cf::State, MEMBERSHIP, &bytes).map_err(|e| io_err(&e))?,
         };
         let meta = SnapshotMeta {
             last_log_id: applied,
             last_membership: membership,
-            snapshot_id,
         };
         let (db, path, saved) = (
             self.shared.db.clone(),
             self.snapshot_path.clone(),
             meta.clone(),
         );
+        let data = dump.data;
         let data = tokio::task::spawn_blocking(move || {
             save_snapshot(&db, &path, &saved, &data).map(|()| data)
         })
         .await
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        .map_err(io::Error::other)?
+        .map_err(|e| io_err(&e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Cursor::new(data),
         })
     }
 }
@@ -345,7 +356,7 @@ fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Resu
     let meta_len =
         u32::try_from(meta_json.len()).map_err(|e| snapshot_error(path, "metadata", e))?;
     let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
+    let write = || -> io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(SNAPSHOT_MAGIC)?;
         file.write_all(&meta_len.to_be_bytes())?;
@@ -370,7 +381,7 @@ fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Resu
 fn load_snapshot(path: &Path) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(snapshot_error(path, "reading", e)),
     };
     let rest = bytes
@@ -522,15 +533,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_entry_applies_in_order_and_resumes_after_a_crash() {
-        let log_id = LogId::new(openraft::CommittedLeaderId::new(1, 1), 7);
+        let log_id = crate::types::tests::log_id(1, 7);
         let entry = || Entry {
             log_id,
             payload: EntryPayload::Normal(crate::types::Proposal::Batch(batch())),
         };
 
         let whole = tempfile::tempdir().unwrap();
-        let mut first = machine(whole.path());
-        let results = first.apply([entry()]).await.unwrap().remove(0);
+        let first = machine(whole.path());
+        let results = first.apply_entries(vec![entry()]).unwrap().remove(0);
         let outcomes: Vec<String> = results
             .iter()
             .map(|r| match r {
@@ -575,8 +586,8 @@ mod tests {
             let (result, _) = store.apply(&commands[2], &marker(3), false).unwrap();
             assert!(result.is_ok());
         }
-        let mut second = machine(cut.path());
-        let results = second.apply([entry()]).await.unwrap().remove(0);
+        let second = machine(cut.path());
+        let results = second.apply_entries(vec![entry()]).unwrap().remove(0);
         assert!(results[..3]
             .iter()
             .all(|r| r == &Err(Rejection::applied_before_restart())));
@@ -599,16 +610,12 @@ mod tests {
             "no file: no snapshot"
         );
         let meta = SnapshotMeta {
-            last_log_id: None,
+            last_log_id: Some(crate::types::tests::log_id(3, 9)),
             last_membership: StoredMembership::default(),
-            snapshot_id: "0-0-3".to_owned(),
         };
         save_snapshot(&db, &path, &meta, b"abc").unwrap();
         let (loaded, data) = load_snapshot(&path).unwrap().unwrap();
-        assert_eq!(
-            (loaded.snapshot_id.as_str(), data.as_slice()),
-            ("0-0-3", b"abc".as_slice())
-        );
+        assert_eq!((loaded, data.as_slice()), (meta, b"abc".as_slice()));
         assert!(
             !path.with_extension("tmp").exists(),
             "the temporary file was renamed"

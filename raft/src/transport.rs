@@ -1,27 +1,31 @@
-//! Node-to-node RPC over gRPC (tonic/prost): openraft's AppendEntries, Vote and
-//! InstallSnapshot (snapshots travel in chunks of `snapshot_max_chunk_size`), plus leader
+//! Node-to-node RPC over gRPC (tonic/prost): openraft's AppendEntries and Vote, snapshots
+//! streamed in chunks of `snapshot_max_chunk_size` ([`SnapshotChunk`]), plus leader
 //! forwarding of client writes, read-index requests and status. Every call has a deadline.
 //!
 //! Messages are one prost `Blob` carrying JSON of openraft's serde types, so the transport
-//! cannot disagree with the library about a field (see build.rs).
+//! cannot disagree with the library about a field (see build.rs); a snapshot chunk carries
+//! its bytes raw after a JSON header.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    Fatal, NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
+use openraft::OptionalSend;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::types::{NodeId, NodeInfo, TypeConfig};
+use crate::types::{NodeId, NodeInfo, Snapshot, SnapshotData, SnapshotMeta, TypeConfig, Vote};
+
+/// A snapshot chunk's size when openraft does not set one.
+const DEFAULT_CHUNK: usize = 3 << 20;
 
 /// The one message type of the service: JSON bytes.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -109,6 +113,18 @@ impl Clients {
             message,
         };
         let blob = serde_json::to_vec(request).map_err(|e| failed(e.to_string()))?;
+        let reply = self.call_raw(addr, method, blob, timeout).await?;
+        serde_json::from_slice(&reply).map_err(|e| failed(format!("undecodable reply: {e}")))
+    }
+
+    /// Calls `method` with a request already encoded; the reply's bytes.
+    async fn call_raw(
+        &self,
+        addr: &str,
+        method: Method,
+        blob: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RpcFailure> {
         let mut client = self.client(addr)?;
         let mut request = tonic::Request::new(Blob { data: blob });
         request.set_timeout(timeout);
@@ -122,32 +138,29 @@ impl Clients {
                 Method::NodeStatus => client.node_status(request).await,
             }
         };
-        let response = match tokio::time::timeout(timeout, call).await {
-            Err(_) => {
-                return Err(RpcFailure::Timeout {
-                    addr: addr.to_owned(),
-                    timeout,
-                })
-            }
+        match tokio::time::timeout(timeout, call).await {
+            Err(_) => Err(RpcFailure::Timeout {
+                addr: addr.to_owned(),
+                timeout,
+            }),
             Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
-                return Err(RpcFailure::Unreachable {
+                Err(RpcFailure::Unreachable {
                     addr: addr.to_owned(),
                     message: status.message().to_owned(),
                 })
             }
             Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => {
-                return Err(RpcFailure::Timeout {
+                Err(RpcFailure::Timeout {
                     addr: addr.to_owned(),
                     timeout,
                 })
             }
-            Ok(Err(status)) => {
-                return Err(failed(format!("{:?}: {}", status.code(), status.message())))
-            }
-            Ok(Ok(response)) => response.into_inner(),
-        };
-        serde_json::from_slice(&response.data)
-            .map_err(|e| failed(format!("undecodable reply: {e}")))
+            Ok(Err(status)) => Err(RpcFailure::Failed {
+                addr: addr.to_owned(),
+                message: format!("{:?}: {}", status.code(), status.message()),
+            }),
+            Ok(Ok(response)) => Ok(response.into_inner().data),
+        }
     }
 }
 
@@ -166,12 +179,15 @@ pub enum Method {
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFactory {
     pub clients: Clients,
+    /// This node (named in timeouts).
+    pub source: NodeId,
 }
 
 /// One peer, as openraft sees it.
 #[derive(Debug)]
 pub struct Connection {
     clients: Clients,
+    source: NodeId,
     target: NodeId,
     addr: String,
 }
@@ -182,64 +198,287 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> Connection {
         Connection {
             clients: self.clients.clone(),
+            source: self.source,
             target,
             addr: node.rpc_addr.clone(),
         }
     }
 }
 
-impl Connection {
-    async fn rpc<Req, Resp, E>(
-        &self,
-        method: Method,
-        request: &Req,
-        option: &RPCOption,
-    ) -> Result<Resp, RPCError<NodeId, NodeInfo, E>>
-    where
-        Req: Serialize,
-        Resp: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
-    {
-        let reply: Result<Result<Resp, E>, RpcFailure> = self
-            .clients
-            .call(&self.addr, method, request, option.hard_ttl())
-            .await;
-        match reply {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(remote)) => Err(RPCError::RemoteError(RemoteError::new(self.target, remote))),
-            Err(failure @ RpcFailure::Unreachable { .. }) => {
-                Err(RPCError::Unreachable(Unreachable::new(&failure)))
-            }
-            Err(failure) => Err(RPCError::Network(NetworkError::new(&failure))),
-        }
+/// What a snapshot chunk says besides its bytes (`Blob`: a u32 big-endian header length, the
+/// header as JSON, then the chunk's bytes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SnapshotChunk {
+    pub vote: Vote,
+    pub meta: SnapshotMeta,
+    /// Where the chunk's bytes start in the snapshot.
+    pub offset: u64,
+    /// Whether this is the last chunk.
+    pub done: bool,
+}
+
+impl SnapshotChunk {
+    fn encode(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let header = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let len = u32::try_from(header.len()).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(4 + header.len() + bytes.len());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// The header and the chunk's bytes.
+    pub(crate) fn decode(blob: &Blob) -> Result<(SnapshotChunk, &[u8]), tonic::Status> {
+        let bad = |what: &str| tonic::Status::invalid_argument(format!("snapshot chunk: {what}"));
+        let (len, rest) = blob
+            .data
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("truncated"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len))
+            .ok()
+            .filter(|&len| len <= rest.len())
+            .ok_or_else(|| bad("truncated header"))?;
+        let (header, bytes) = rest.split_at(len);
+        let header = serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+        Ok((header, bytes))
     }
 }
 
-impl RaftNetwork<TypeConfig> for Connection {
+/// A snapshot being received, chunk by chunk.
+#[derive(Debug)]
+pub(crate) struct Receiving {
+    pub chunk: SnapshotChunk,
+    pub data: Vec<u8>,
+}
+
+impl Receiving {
+    /// Adds a chunk; the whole snapshot once the last one is in. A chunk that does not
+    /// continue the snapshot being received (a new transfer starts at offset 0) is refused,
+    /// and the leader starts over.
+    pub(crate) fn add(
+        receiving: &mut Option<Receiving>,
+        chunk: SnapshotChunk,
+        bytes: &[u8],
+    ) -> Result<Option<(Vote, Snapshot)>, String> {
+        if chunk.offset == 0 {
+            *receiving = None;
+        }
+        let current = receiving.get_or_insert_with(|| Receiving {
+            chunk: chunk.clone(),
+            data: Vec::new(),
+        });
+        if current.chunk.meta != chunk.meta || current.data.len() as u64 != chunk.offset {
+            let expected = current.data.len();
+            *receiving = None;
+            return Err(format!(
+                "snapshot chunk at offset {} does not continue the snapshot being received (expected offset {expected} of {:?}); the leader resends it from the start",
+                chunk.offset, chunk.meta.last_log_id
+            ));
+        }
+        current.data.extend_from_slice(bytes);
+        if !chunk.done {
+            return Ok(None);
+        }
+        Ok(receiving.take().map(|done| {
+            (
+                chunk.vote,
+                Snapshot {
+                    meta: chunk.meta,
+                    snapshot: SnapshotData::new(done.data),
+                },
+            )
+        }))
+    }
+}
+
+impl Connection {
+    /// Sends an encoded request; openraft's answer, or the RPC's failure as openraft sees it.
+    async fn rpc<Resp: DeserializeOwned>(
+        &self,
+        action: RPCTypes,
+        blob: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Resp, RPCError<TypeConfig>> {
+        let method = match action {
+            RPCTypes::Vote => Method::Vote,
+            RPCTypes::InstallSnapshot => Method::InstallSnapshot,
+            _ => Method::AppendEntries,
+        };
+        let reply = self
+            .clients
+            .call_raw(&self.addr, method, blob, timeout)
+            .await
+            .and_then(|bytes| {
+                serde_json::from_slice::<Result<Resp, Fatal<TypeConfig>>>(&bytes).map_err(|e| {
+                    RpcFailure::Failed {
+                        addr: self.addr.clone(),
+                        message: format!("undecodable reply: {e}"),
+                    }
+                })
+            });
+        match reply {
+            Ok(Ok(response)) => Ok(response),
+            // The peer is shutting down or failed (openraft's only error here is fatal).
+            Ok(Err(remote)) => Err(RPCError::Unreachable(Unreachable::new(&remote))),
+            Err(failure @ RpcFailure::Unreachable { .. }) => {
+                Err(RPCError::Unreachable(Unreachable::new(&failure)))
+            }
+            Err(RpcFailure::Timeout { timeout, .. }) => Err(RPCError::Timeout(Timeout {
+                action,
+                id: self.source,
+                target: self.target,
+                timeout,
+            })),
+            Err(failure) => Err(RPCError::Network(NetworkError::new(&failure))),
+        }
+    }
+
+    async fn send_snapshot(
+        &self,
+        vote: Vote,
+        snapshot: Snapshot,
+        option: &RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let data = snapshot.snapshot.into_inner();
+        let size = option.snapshot_chunk_size().unwrap_or(DEFAULT_CHUNK);
+        for (offset, end) in chunks(data.len(), size) {
+            let chunk = SnapshotChunk {
+                vote,
+                meta: snapshot.meta.clone(),
+                offset: offset as u64,
+                done: end == data.len(),
+            };
+            let blob = chunk
+                .encode(data.get(offset..end).unwrap_or_default())
+                .map_err(|e| NetworkError::new(&std::io::Error::other(e)))?;
+            let reply: Result<Option<SnapshotResponse<TypeConfig>>, _> = self
+                .rpc(RPCTypes::InstallSnapshot, blob, option.soft_ttl())
+                .await;
+            match reply {
+                Ok(Some(response)) => return Ok(response),
+                Ok(None) => {}
+                Err(RPCError::Timeout(t)) => return Err(t.into()),
+                Err(RPCError::Unreachable(u)) => return Err(u.into()),
+                Err(RPCError::Network(n)) => return Err(n.into()),
+                Err(RPCError::RemoteError(r)) => {
+                    return Err(NetworkError::new(&std::io::Error::other(r.to_string())).into())
+                }
+            }
+        }
+        Err(NetworkError::new(&std::io::Error::other(
+            "the peer did not answer the last snapshot chunk",
+        ))
+        .into())
+    }
+}
+
+/// The byte ranges `offset..end` of the chunks of a snapshot of `len` bytes: at least one
+/// (an empty snapshot is one empty chunk), the last one ending at `len`.
+fn chunks(len: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    let size = size.max(1);
+    (0..len.div_ceil(size).max(1)).map(move |i| (i * size, ((i + 1) * size).min(len)))
+}
+
+fn json<T: Serialize>(request: &T) -> Result<Vec<u8>, RPCError<TypeConfig>> {
+    serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = SnapshotData;
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
-        self.rpc(Method::AppendEntries, &rpc, &option).await
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        rpc: InstallSnapshotRequest<TypeConfig>,
-        option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>,
-    > {
-        self.rpc(Method::InstallSnapshot, &rpc, &option).await
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.rpc(RPCTypes::AppendEntries, json(&rpc)?, option.soft_ttl())
+            .await
     }
 
     async fn vote(
         &mut self,
-        rpc: VoteRequest<NodeId>,
+        rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
-        self.rpc(Method::Vote, &rpc, &option).await
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.rpc(RPCTypes::Vote, json(&rpc)?, option.soft_ttl())
+            .await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        tokio::select! {
+            closed = cancel => Err(closed.into()),
+            sent = self.send_snapshot(vote, snapshot, &option) => sent,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod tests {
+    use super::*;
+    use crate::types::tests::log_id;
+
+    fn header(index: u64, offset: usize, done: bool) -> SnapshotChunk {
+        SnapshotChunk {
+            vote: Vote::new(2, 1),
+            meta: SnapshotMeta {
+                last_log_id: Some(log_id(2, index)),
+                last_membership: Default::default(),
+            },
+            offset: offset as u64,
+            done,
+        }
+    }
+
+    /// Sends `data` in chunks of `size` through the wire format into a receiver.
+    fn send(receiving: &mut Option<Receiving>, index: u64, data: &[u8], size: usize) -> Vec<u8> {
+        let mut whole = None;
+        for (offset, end) in chunks(data.len(), size) {
+            assert!(whole.is_none(), "a chunk after the last one");
+            let chunk = header(index, offset, end == data.len());
+            let blob = Blob {
+                data: chunk.encode(&data[offset..end]).unwrap(),
+            };
+            let (chunk, bytes) = SnapshotChunk::decode(&blob).unwrap();
+            whole = Receiving::add(receiving, chunk, bytes).unwrap();
+        }
+        let (_, snapshot) = whole.expect("the last chunk completes the snapshot");
+        assert_eq!(snapshot.meta.last_log_id, Some(log_id(2, index)));
+        snapshot.snapshot.into_inner()
+    }
+
+    #[test]
+    fn snapshots_arrive_whole_in_chunks_and_a_broken_sequence_is_refused() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut receiving = None;
+        for size in [1 << 20, 10_000, 9_999, 4_096, 1] {
+            assert_eq!(
+                send(&mut receiving, 7, &data, size),
+                data,
+                "chunks of {size}"
+            );
+        }
+        assert_eq!(send(&mut receiving, 7, &[], 4_096), Vec::<u8>::new());
+        assert_eq!(chunks(10, 4).collect::<Vec<_>>(), [(0, 4), (4, 8), (8, 10)]);
+
+        // A chunk that skips ahead, or belongs to another snapshot, is refused and the
+        // transfer has to start over at offset 0.
+        Receiving::add(&mut receiving, header(7, 0, false), &data[..100]).unwrap();
+        let gap = Receiving::add(&mut receiving, header(7, 200, false), &data[200..300]);
+        assert!(gap.unwrap_err().contains("expected offset 100"));
+        assert!(receiving.is_none());
+        Receiving::add(&mut receiving, header(7, 0, false), &data[..100]).unwrap();
+        let other = Receiving::add(&mut receiving, header(8, 100, true), &data[100..]);
+        assert!(other.is_err(), "a chunk of another snapshot");
+        // A new transfer (offset 0) replaces a half-received one.
+        Receiving::add(&mut receiving, header(7, 0, false), &data[..100]).unwrap();
+        assert_eq!(send(&mut receiving, 8, &data, 3_000), data);
     }
 }

@@ -35,6 +35,15 @@ pub enum Proposal {
     Batch(Vec<Stamped>),
 }
 
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proposal::One(_) => write!(f, "1 command"),
+            Proposal::Batch(many) => write!(f, "{} commands", many.len()),
+        }
+    }
+}
+
 impl Proposal {
     pub fn into_commands(self) -> Vec<Stamped> {
         match self {
@@ -52,8 +61,61 @@ openraft::declare_raft_types!(
         Node = NodeInfo,
 );
 
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type StoredMembership = openraft::StoredMembership<NodeId, NodeInfo>;
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, NodeInfo>;
+pub type Raft = openraft::Raft<TypeConfig, crate::state_machine::StateMachine>;
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+pub type Membership = openraft::Membership<NodeId, NodeInfo>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+/// A snapshot as it is built, stored and streamed: the bytes of the state machine's dump.
+pub type SnapshotData = Cursor<Vec<u8>>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+pub(crate) mod tests {
+    use super::*;
+    use openraft::vote::RaftLeaderId as _;
+
+    pub(crate) fn log_id(term: u64, index: u64) -> LogId {
+        LogId::new(
+            openraft::impls::leader_id_adv::LeaderId::new(term, 1),
+            index,
+        )
+    }
+
+    /// Rows exactly as openraft 0.9.25 wrote them (taken from a data directory it made): a
+    /// node upgraded in place reads its log, vote, commit index and membership unchanged.
+    #[test]
+    fn what_openraft_0_9_stored_still_reads() {
+        let vote: Vote =
+            serde_json::from_str(r#"{"leader_id":{"term":1,"node_id":1},"committed":true}"#)
+                .unwrap();
+        assert_eq!(vote.leader_id.term, 1);
+        assert!(vote.committed);
+        let committed: Option<LogId> =
+            serde_json::from_str(r#"{"leader_id":{"term":1,"node_id":1},"index":1}"#).unwrap();
+        assert_eq!(committed, Some(log_id(1, 1)));
+        let blank: Entry = serde_json::from_str(
+            r#"{"log_id":{"leader_id":{"term":1,"node_id":1},"index":1},"payload":"Blank"}"#,
+        )
+        .unwrap();
+        assert_eq!(blank.log_id, log_id(1, 1));
+        let nodes = r#""nodes":{"1":{"rpc_addr":"127.0.0.1:17001","api_addr":"127.0.0.1:18081"},"2":{"rpc_addr":"127.0.0.1:17002","api_addr":"127.0.0.1:18082"}}"#;
+        let membership: Entry = serde_json::from_str(&format!(
+            r#"{{"log_id":{{"leader_id":{{"term":0,"node_id":0}},"index":0}},"payload":{{"Membership":{{"configs":[[1,2]],{nodes}}}}}}}"#
+        ))
+        .unwrap();
+        let openraft::EntryPayload::Membership(m) = membership.payload else {
+            panic!("not a membership entry")
+        };
+        assert_eq!(m.voter_ids().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(m.get_node(&2).unwrap().api_addr, "127.0.0.1:18082");
+        let stored: StoredMembership = serde_json::from_str(&format!(
+            r#"{{"log_id":{{"leader_id":{{"term":0,"node_id":0}},"index":0}},"membership":{{"configs":[[1,2]],{nodes}}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(stored.voter_ids().count(), 2);
+    }
+}
