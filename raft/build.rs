@@ -18,6 +18,19 @@ fn main() {
         .method(method("append_entries", "AppendEntries"))
         .method(method("vote", "Vote"))
         .method(method("install_snapshot", "InstallSnapshot"))
+        // Replication: one long-lived bidirectional stream per follower, AppendEntries requests
+        // one way and their results the other, in order (pipelined by openraft).
+        .method(
+            tonic_build::manual::Method::builder()
+                .name("stream_append")
+                .route_name("StreamAppend")
+                .input_type("crate::transport::Blob")
+                .output_type("crate::transport::Blob")
+                .codec_path("tonic_prost::ProstCodec")
+                .client_streaming()
+                .server_streaming()
+                .build(),
+        )
         .method(method("forward", "Forward"))
         .method(method("read_index", "ReadIndex"))
         .method(method("node_status", "NodeStatus"))

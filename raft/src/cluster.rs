@@ -786,6 +786,32 @@ impl RaftRpc for RpcService {
         encode(&reply).map(tonic::Response::new)
     }
 
+    type StreamAppendStream =
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
+
+    /// A leader's replication stream: requests in, openraft's results out, in order. The
+    /// stream ends when the leader closes it or sends something undecodable.
+    async fn stream_append(
+        &self,
+        request: tonic::Request<tonic::Streaming<Blob>>,
+    ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+        let requests = futures_util::stream::unfold(request.into_inner(), |mut incoming| async {
+            let blob = incoming.message().await.ok()??;
+            match decode(&blob) {
+                Ok(request) => Some((request, incoming)),
+                Err(status) => {
+                    tracing::warn!(error = %status.message(), "replication stream closed");
+                    None
+                }
+            }
+        });
+        let replies =
+            futures_util::StreamExt::map(self.cluster.raft.stream_append(requests), |result| {
+                encode(&result)
+            });
+        Ok(tonic::Response::new(Box::pin(replies)))
+    }
+
     async fn forward(&self, request: tonic::Request<Blob>) -> RpcResult {
         let forwarded: Forwarded = decode(request.get_ref())?;
         let reply = match self.cluster.leader_node() {

@@ -1,4 +1,5 @@
-//! Node-to-node RPC over gRPC (tonic/prost): openraft's AppendEntries and Vote, snapshots
+//! Node-to-node RPC over gRPC (tonic/prost): openraft's AppendEntries (one bidirectional stream
+//! per follower, `StreamAppend`) and Vote, snapshots
 //! streamed in chunks of `snapshot_max_chunk_size` ([`SnapshotChunk`]), plus leader
 //! forwarding of client writes, read-index requests and status. Every call has a deadline.
 //!
@@ -6,16 +7,20 @@
 //! cannot disagree with the library about a field (see build.rs); a snapshot chunk carries
 //! its bytes raw after a JSON header.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use openraft::base::{BoxFuture, BoxStream};
 
 use openraft::error::{
     Fatal, NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, VoteRequest,
+    VoteResponse,
 };
 use openraft::OptionalSend;
 use serde::de::DeserializeOwned;
@@ -143,24 +148,47 @@ impl Clients {
                 addr: addr.to_owned(),
                 timeout,
             }),
-            Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
-                Err(RpcFailure::Unreachable {
-                    addr: addr.to_owned(),
-                    message: status.message().to_owned(),
-                })
-            }
-            Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => {
-                Err(RpcFailure::Timeout {
-                    addr: addr.to_owned(),
-                    timeout,
-                })
-            }
-            Ok(Err(status)) => Err(RpcFailure::Failed {
-                addr: addr.to_owned(),
-                message: format!("{:?}: {}", status.code(), status.message()),
-            }),
+            Ok(Err(status)) => Err(failure(addr, &status, timeout)),
             Ok(Ok(response)) => Ok(response.into_inner().data),
         }
+    }
+
+    /// Opens the replication stream to the node at `addr`: `outbound` goes one way, the
+    /// returned stream of answers comes back. Opening has a deadline; the caller bounds each
+    /// answer.
+    async fn open_stream(
+        &self,
+        addr: &str,
+        outbound: impl futures_util::Stream<Item = Blob> + Send + 'static,
+        timeout: Duration,
+    ) -> Result<tonic::Streaming<Blob>, RpcFailure> {
+        let mut client = self.client(addr)?;
+        match tokio::time::timeout(timeout, client.stream_append(outbound)).await {
+            Err(_) => Err(RpcFailure::Timeout {
+                addr: addr.to_owned(),
+                timeout,
+            }),
+            Ok(Err(status)) => Err(failure(addr, &status, timeout)),
+            Ok(Ok(response)) => Ok(response.into_inner()),
+        }
+    }
+}
+
+/// What a gRPC error status means for the caller.
+fn failure(addr: &str, status: &tonic::Status, timeout: Duration) -> RpcFailure {
+    match status.code() {
+        tonic::Code::Unavailable => RpcFailure::Unreachable {
+            addr: addr.to_owned(),
+            message: status.message().to_owned(),
+        },
+        tonic::Code::DeadlineExceeded => RpcFailure::Timeout {
+            addr: addr.to_owned(),
+            timeout,
+        },
+        code => RpcFailure::Failed {
+            addr: addr.to_owned(),
+            message: format!("{code:?}: {}", status.message()),
+        },
     }
 }
 
@@ -184,7 +212,7 @@ pub struct NetworkFactory {
 }
 
 /// One peer, as openraft sees it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Connection {
     clients: Clients,
     source: NodeId,
@@ -305,32 +333,38 @@ impl Connection {
             RPCTypes::InstallSnapshot => Method::InstallSnapshot,
             _ => Method::AppendEntries,
         };
-        let reply = self
+        let bytes = self
             .clients
             .call_raw(&self.addr, method, blob, timeout)
             .await
-            .and_then(|bytes| {
-                serde_json::from_slice::<Result<Resp, Fatal<TypeConfig>>>(&bytes).map_err(|e| {
-                    RpcFailure::Failed {
-                        addr: self.addr.clone(),
-                        message: format!("undecodable reply: {e}"),
-                    }
-                })
-            });
-        match reply {
+            .map_err(|failure| self.rpc_error(action, failure))?;
+        self.reply(&bytes)
+    }
+
+    /// openraft's answer in a reply; a peer that has stopped (openraft's only error here is
+    /// fatal) counts as unreachable.
+    fn reply<Resp: DeserializeOwned>(&self, bytes: &[u8]) -> Result<Resp, RPCError<TypeConfig>> {
+        match serde_json::from_slice::<Result<Resp, Fatal<TypeConfig>>>(bytes) {
             Ok(Ok(response)) => Ok(response),
-            // The peer is shutting down or failed (openraft's only error here is fatal).
             Ok(Err(remote)) => Err(RPCError::Unreachable(Unreachable::new(&remote))),
-            Err(failure @ RpcFailure::Unreachable { .. }) => {
-                Err(RPCError::Unreachable(Unreachable::new(&failure)))
-            }
-            Err(RpcFailure::Timeout { timeout, .. }) => Err(RPCError::Timeout(Timeout {
+            Err(e) => Err(RPCError::Network(NetworkError::new(&RpcFailure::Failed {
+                addr: self.addr.clone(),
+                message: format!("undecodable reply: {e}"),
+            }))),
+        }
+    }
+
+    /// A failed call as openraft sees it.
+    fn rpc_error(&self, action: RPCTypes, failure: RpcFailure) -> RPCError<TypeConfig> {
+        match failure {
+            RpcFailure::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&failure)),
+            RpcFailure::Timeout { timeout, .. } => RPCError::Timeout(Timeout {
                 action,
                 id: self.source,
                 target: self.target,
                 timeout,
-            })),
-            Err(failure) => Err(RPCError::Network(NetworkError::new(&failure))),
+            }),
+            RpcFailure::Failed { .. } => RPCError::Network(NetworkError::new(&failure)),
         }
     }
 
@@ -384,8 +418,125 @@ fn json<T: Serialize>(request: &T) -> Result<Vec<u8>, RPCError<TypeConfig>> {
     serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))
 }
 
+/// When the unanswered requests of a replication stream were sent, oldest first, and a signal
+/// for each new one: every answer must come within the deadline of its request.
+#[derive(Debug, Default)]
+struct Unanswered {
+    sent: Mutex<VecDeque<Instant>>,
+    new_request: tokio::sync::Notify,
+}
+
+impl Unanswered {
+    fn oldest(&self) -> Option<Instant> {
+        self.sent.lock().ok()?.front().copied()
+    }
+
+    fn push(&self) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push_back(Instant::now());
+        }
+        self.new_request.notify_one();
+    }
+
+    fn pop(&self) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.pop_front();
+        }
+    }
+}
+
+type StreamResult = Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>;
+
+impl Connection {
+    /// Replication over one bidirectional stream: requests go out as openraft produces them
+    /// (several may be in flight), results come back in order. Each result must arrive within
+    /// `timeout` of its request; an idle stream waits for the next request.
+    async fn open_replication(
+        &self,
+        input: impl futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + Send
+            + Unpin
+            + 'static,
+        timeout: Duration,
+    ) -> Result<BoxStream<'static, StreamResult>, RPCError<TypeConfig>> {
+        let unanswered = Arc::new(Unanswered::default());
+        let sending = unanswered.clone();
+        // A request that cannot be encoded ends the stream; openraft resends from the last
+        // acknowledged entry.
+        let outbound = futures_util::stream::unfold(input, move |mut input| {
+            let sending = sending.clone();
+            async move {
+                let request = input.next().await?;
+                let data = serde_json::to_vec(&request)
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "encoding an AppendEntries request"),
+                    )
+                    .ok()?;
+                sending.push();
+                Some((Blob { data }, input))
+            }
+        });
+        let inbound = self
+            .clients
+            .open_stream(&self.addr, outbound, timeout)
+            .await
+            .map_err(|failure| self.rpc_error(RPCTypes::AppendEntries, failure))?;
+        let peer = self.clone();
+        let replies = futures_util::stream::unfold(
+            Some((inbound, unanswered, peer)),
+            move |state| async move {
+                let (mut inbound, unanswered, peer) = state?;
+                let answer = loop {
+                    let deadline = unanswered.oldest().map(|sent| sent + timeout);
+                    tokio::select! {
+                        message = inbound.message() => break message,
+                        () = async {
+                            match deadline {
+                                Some(at) => tokio::time::sleep_until(at.into()).await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            let failure = RpcFailure::Timeout { addr: peer.addr.clone(), timeout };
+                            return Some((Err(peer.rpc_error(RPCTypes::AppendEntries, failure)), None));
+                        }
+                        () = unanswered.new_request.notified() => {}
+                    }
+                };
+                match answer {
+                    Ok(Some(blob)) => {
+                        unanswered.pop();
+                        let result = peer.reply::<StreamAppendResult<TypeConfig>>(&blob.data);
+                        let next = result.is_ok().then_some((inbound, unanswered, peer));
+                        Some((result, next))
+                    }
+                    Ok(None) => None,
+                    Err(status) => {
+                        let failure = failure(&peer.addr, &status, timeout);
+                        Some((Err(peer.rpc_error(RPCTypes::AppendEntries, failure)), None))
+                    }
+                }
+            },
+        );
+        Ok(Box::pin(replies))
+    }
+}
+
 impl RaftNetworkV2<TypeConfig> for Connection {
     type SnapshotData = SnapshotData;
+
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, StreamResult>, RPCError<TypeConfig>>>
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        Box::pin(async move { self.open_replication(input, option.soft_ttl()).await })
+    }
 
     async fn append_entries(
         &mut self,
