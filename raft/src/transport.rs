@@ -633,3 +633,131 @@ mod tests {
         assert_eq!(send(&mut receiving, 8, &data, 3_000), data);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap (house rules).
+mod stream_tests {
+    use super::*;
+    use crate::transport::generated::raft_server::Raft as Rpc;
+    use crate::types::tests::log_id;
+
+    type Reply = Result<tonic::Response<Blob>, tonic::Status>;
+
+    /// A peer that accepts replication streams and answers only the first `answers` requests
+    /// (with "flushed up to the request's last entry"), then goes silent: a hung or partitioned
+    /// follower as the leader sees it.
+    struct Stalling {
+        answers: usize,
+    }
+
+    #[tonic::async_trait]
+    impl Rpc for Stalling {
+        type StreamAppendStream =
+            std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
+
+        async fn stream_append(
+            &self,
+            request: tonic::Request<tonic::Streaming<Blob>>,
+        ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+            let answers = self.answers;
+            let replies = request
+                .into_inner()
+                .take(answers)
+                .map(|blob| {
+                    let request: AppendEntriesRequest<TypeConfig> = decode(&blob?)?;
+                    let flushed: Result<StreamAppendResult<TypeConfig>, Fatal<TypeConfig>> =
+                        Ok(Ok(request.entries.last().map(|e| e.log_id)));
+                    encode(&flushed)
+                })
+                .chain(futures_util::stream::pending());
+            Ok(tonic::Response::new(Box::pin(replies)))
+        }
+        async fn append_entries(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+        async fn vote(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+        async fn install_snapshot(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+        async fn forward(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+        async fn read_index(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+        async fn node_status(&self, _: tonic::Request<Blob>) -> Reply {
+            Err(tonic::Status::unimplemented("test peer"))
+        }
+    }
+
+    fn append(index: u64) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(log_id(1, index - 1)),
+            leader_commit: None,
+            entries: vec![crate::types::Entry {
+                log_id: log_id(1, index),
+                payload: openraft::EntryPayload::Blank,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replication_stream_owes_each_answer_within_the_deadline_and_idles_freely() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(RaftServer::new(Stalling { answers: 1 }))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        let connection = Connection {
+            clients: Clients::default(),
+            source: 1,
+            target: 2,
+            addr,
+        };
+        let (requests, input) = tokio::sync::mpsc::unbounded_channel();
+        let input = futures_util::stream::unfold(input, |mut input| async {
+            input.recv().await.map(|request| (request, input))
+        });
+        let timeout = Duration::from_millis(200);
+        let mut replies = connection
+            .open_replication(Box::pin(input), timeout)
+            .await
+            .unwrap();
+
+        requests.send(append(1)).unwrap();
+        let first = replies.next().await.unwrap();
+        assert!(
+            matches!(first, Ok(Ok(Some(id))) if id == log_id(1, 1)),
+            "{first:?}"
+        );
+
+        // Nothing is owed: an idle stream does not time out.
+        let idle = tokio::time::timeout(3 * timeout, replies.next()).await;
+        assert!(idle.is_err(), "an idle stream ended: {idle:?}");
+
+        // The peer goes silent on the next request: the stream fails once its deadline passes.
+        let sent = Instant::now();
+        requests.send(append(2)).unwrap();
+        let stalled = tokio::time::timeout(10 * timeout, replies.next())
+            .await
+            .expect("the stalled request was not timed out");
+        assert!(
+            matches!(stalled, Some(Err(RPCError::Timeout(_)))),
+            "{stalled:?}"
+        );
+        assert!(
+            sent.elapsed() >= timeout,
+            "timed out early: {:?}",
+            sent.elapsed()
+        );
+        assert!(
+            replies.next().await.is_none(),
+            "the stream ends after a timeout"
+        );
+    }
+}
