@@ -107,9 +107,11 @@ impl StateMachine {
 }
 
 /// Swaps changed zones into the catalog: compiled outside the swap, installed in one step.
-pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
+/// Returns the catalog it replaced, for the caller to drop when freeing it is off the critical
+/// path (after the writers are answered).
+pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) -> Option<Arc<Catalog>> {
     if changes.is_empty() {
-        return;
+        return None;
     }
     // A batch of entries may change one zone many times: compile its last version only.
     let mut last: Vec<&ZoneChange> = Vec::new();
@@ -128,7 +130,7 @@ pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
             )
         })
         .collect();
-    catalog.rcu(|current| {
+    Some(catalog.rcu(|current| {
         let mut next = Catalog::clone(current);
         for (key, snapshot) in &compiled {
             next = match snapshot {
@@ -137,12 +139,14 @@ pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) {
             };
         }
         next
-    });
+    }))
 }
 
 impl StateMachine {
-    /// Applies committed entries in order; the answer of each is one result per command.
-    fn apply_entries(&self, entries: Vec<Entry>) -> io::Result<Vec<Vec<ApplyResult>>> {
+    /// Applies committed entries in order; the answer of each is one result per command. Also
+    /// returns what was replaced (the previous catalog and zone versions), to be dropped after
+    /// the answers are sent.
+    fn apply_entries(&self, entries: Vec<Entry>) -> io::Result<(Vec<Vec<ApplyResult>>, Retired)> {
         let mut results = Vec::with_capacity(entries.len());
         let mut changes = Vec::new();
         {
@@ -204,10 +208,14 @@ impl StateMachine {
                 }
             }
         }
-        publish(&self.shared.catalog, &changes);
-        Ok(results)
+        let catalog = publish(&self.shared.catalog, &changes);
+        Ok((results, (catalog, changes)))
     }
 }
+
+/// What an apply replaced (the previous catalog) and the zone versions it made; freeing them
+/// can wait until the writers have their answers.
+type Retired = (Option<Arc<Catalog>>, Vec<ZoneChange>);
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotData = SnapshotData;
@@ -227,12 +235,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // zones are in the catalog, so a caller's next query sees its write.
         let (entries, responders): (Vec<Entry>, Vec<_>) =
             entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
-        let results = self.apply_entries(entries)?;
+        let (results, retired) = self.apply_entries(entries)?;
         for (responder, result) in responders.into_iter().zip(results) {
             if let Some(responder) = responder {
                 responder.send(result);
             }
         }
+        drop(retired);
         Ok(())
     }
 
@@ -541,7 +550,7 @@ mod tests {
 
         let whole = tempfile::tempdir().unwrap();
         let first = machine(whole.path());
-        let results = first.apply_entries(vec![entry()]).unwrap().remove(0);
+        let results = first.apply_entries(vec![entry()]).unwrap().0.remove(0);
         let outcomes: Vec<String> = results
             .iter()
             .map(|r| match r {
@@ -587,7 +596,7 @@ mod tests {
             assert!(result.is_ok());
         }
         let second = machine(cut.path());
-        let results = second.apply_entries(vec![entry()]).unwrap().remove(0);
+        let results = second.apply_entries(vec![entry()]).unwrap().0.remove(0);
         assert!(results[..3]
             .iter()
             .all(|r| r == &Err(Rejection::applied_before_restart())));

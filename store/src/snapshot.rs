@@ -14,14 +14,27 @@ use nebula_wire::name::{label_offsets, MAX_NAME_LEN};
 use nebula_wire::{Name, RData, RType};
 use rustc_hash::FxHashMap;
 
-use crate::zone::Zone;
+use crate::zone::{Rrset, Zone};
 
 /// One RRset of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRrset {
     pub rtype: RType,
     pub ttl: u32,
-    pub rdatas: Box<[RData]>,
+    pub rdatas: Rdatas,
+}
+
+/// An RRset's RDATA, shared with the zone version the snapshot was compiled from: compiling
+/// copies none, and replacing a snapshot frees only what the new version changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rdatas(Arc<Rrset>);
+
+impl std::ops::Deref for Rdatas {
+    type Target = [RData];
+
+    fn deref(&self) -> &[RData] {
+        &self.0.rdatas
+    }
 }
 
 /// Everything at one owner name.
@@ -95,7 +108,7 @@ impl ZoneSnapshot {
     pub fn compile(zone: &Zone) -> ZoneSnapshot {
         let origin_key: Box<[u8]> = zone.origin.to_lowercase().as_wire().into();
         let mut grouped: FxHashMap<Box<[u8]>, (Name, Vec<SnapshotRrset>)> = FxHashMap::default();
-        for (owner, rtype, rrset) in zone.rrsets() {
+        for (owner, rtype, rrset) in zone.shared_rrsets() {
             let key: Box<[u8]> = owner.to_lowercase().as_wire().into();
             let entry = grouped
                 .entry(key)
@@ -103,7 +116,7 @@ impl ZoneSnapshot {
             entry.1.push(SnapshotRrset {
                 rtype,
                 ttl: rrset.ttl,
-                rdatas: rrset.rdatas.clone().into_boxed_slice(),
+                rdatas: Rdatas(Arc::clone(rrset)),
             });
         }
         // Empty non-terminals: every ancestor between an owner and the apex exists as a node.
