@@ -2,7 +2,7 @@
 //! cluster, both on loopback with fsync on, driven by the same kind of client.
 //!
 //! ```text
-//! raft_write [--seconds N] [--writers 1,32] [--value-size BYTES] [--samples N] [--smoke]
+//! raft_write [--seconds N] [--rounds R] [--writers 1,32] [--value-size BYTES] [--samples N] [--smoke]
 //! ```
 //!
 //! 1. Starts the cluster with `deploy/local/cluster.sh up` (DNS 127.0.0.1:15301-15303, API
@@ -14,7 +14,9 @@
 //!    `POST /api/v1/zones/bench.test./records` replacing the TXT RRset of one of 100 names with a
 //!    value of `--value-size` bytes; etcd: `POST /v3/kv/put` (its JSON gateway) of one of 100 keys
 //!    with a value of the same size. Reported: acknowledged writes per second and the p50/p99 of
-//!    the write's latency as the client saw it.
+//!    the write's latency as the client saw it. Each system's N seconds are run as `--rounds`
+//!    slices alternating with the other's (the first system alternates too), so a burst of
+//!    noise on a shared machine lands on both; the per-round ratios show how much it moved.
 //! 3. Visibility, one writer: for each of `--samples` writes, a poller per node sends UDP TXT
 //!    queries to that node from the moment the write is sent until the node answers the new
 //!    value, pausing 0.1 ms between queries (spinning pollers would take the CPU from the nodes
@@ -53,6 +55,7 @@ const ETCD_PEER_PORTS: [u16; 3] = [22380, 22480, 22580];
 #[derive(Debug)]
 struct Options {
     seconds: f64,
+    rounds: usize,
     writers: Vec<usize>,
     value_size: usize,
     samples: usize,
@@ -61,6 +64,7 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         seconds: 10.0,
+        rounds: 5,
         writers: vec![1, 32],
         value_size: 100,
         samples: 500,
@@ -73,6 +77,13 @@ fn parse_args() -> Result<Options, String> {
                 options.seconds = value("--seconds")?
                     .parse()
                     .map_err(|e| format!("--seconds: {e}"))?
+            }
+            "--rounds" => {
+                options.rounds = value("--rounds")?
+                    .parse()
+                    .ok()
+                    .filter(|&r| r > 0)
+                    .ok_or("--rounds: give a whole number of at least 1")?
             }
             "--writers" => {
                 options.writers = value("--writers")?
@@ -92,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--smoke" => {
                 options.seconds = 1.0;
+                options.rounds = 2;
                 options.samples = 20;
             }
             other => return Err(format!("unknown argument {other}")),
@@ -525,8 +537,8 @@ fn run(options: &Options) -> Result<String, String> {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "Committed writes, 3 nodes on loopback, fsync on, {} B values, {:.0} s per run:",
-        options.value_size, options.seconds
+        "Committed writes, 3 nodes on loopback, fsync on, {} B values, {:.0} s per system in {} alternating rounds:",
+        options.value_size, options.seconds, options.rounds
     );
     let _ = writeln!(
         table,
@@ -534,46 +546,67 @@ fn run(options: &Options) -> Result<String, String> {
         "system", "writers", "writes/s", "p50 ms", "p99 ms"
     );
     let mut ratios = Vec::new();
+    let mut spreads = Vec::new();
+    let systems = [
+        (
+            System::Nebula,
+            "nebuladns",
+            leader.as_str(),
+            Some(token.as_str()),
+        ),
+        (System::Etcd, "etcd", etcd_base.as_str(), None),
+    ];
+    let slice = options.seconds / options.rounds as f64;
     for &writers in &options.writers {
+        progress(&format!(
+            "{writers} writer(s): {} rounds of {slice:.1} s each, alternating nebuladns and etcd",
+            options.rounds
+        ));
+        let mut totals: Vec<Throughput> = systems
+            .iter()
+            .map(|_| Throughput {
+                writes: 0,
+                seconds: 0.0,
+                latencies: Vec::new(),
+            })
+            .collect();
+        let mut round_ratios = Vec::new();
+        for round in 0..options.rounds {
+            let mut rates = [0.0f64; 2];
+            for offset in 0..systems.len() {
+                let slot = (round + offset) % systems.len();
+                let (system, _, base, token) = systems[slot];
+                let result = throughput(system, base, token, writers, slice, options.value_size)?;
+                rates[slot] = result.writes as f64 / result.seconds;
+                let total = &mut totals[slot];
+                total.writes += result.writes;
+                total.seconds += result.seconds;
+                total.latencies.extend(result.latencies);
+            }
+            round_ratios.push(rates[0] / rates[1].max(f64::MIN_POSITIVE));
+        }
         let mut rates = [0.0f64; 2];
-        for (slot, (system, name, base, token)) in [
-            (
-                System::Nebula,
-                "nebuladns",
-                leader.as_str(),
-                Some(token.as_str()),
-            ),
-            (System::Etcd, "etcd", etcd_base.as_str(), None),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            progress(&format!(
-                "{name}: {writers} writer(s) for {} s",
-                options.seconds
-            ));
-            let mut result = throughput(
-                system,
-                base,
-                token,
-                writers,
-                options.seconds,
-                options.value_size,
-            )?;
-            result.latencies.sort();
-            let rate = result.writes as f64 / result.seconds;
-            rates[slot] = rate;
+        for (slot, ((_, name, _, _), total)) in systems.iter().zip(&mut totals).enumerate() {
+            total.latencies.sort();
+            rates[slot] = total.writes as f64 / total.seconds;
             let _ = writeln!(
                 table,
                 "{:<10} {:>8} {:>10.0} {:>10} {:>10}",
                 name,
                 writers,
-                rate,
-                ms(percentile(&result.latencies, 50.0)),
-                ms(percentile(&result.latencies, 99.0))
+                rates[slot],
+                ms(percentile(&total.latencies, 50.0)),
+                ms(percentile(&total.latencies, 99.0))
             );
         }
         ratios.push((writers, rates[0] / rates[1].max(f64::MIN_POSITIVE)));
+        round_ratios.sort_by(f64::total_cmp);
+        spreads.push((writers, round_ratios));
+    }
+    let _ = writeln!(table, "\nnebuladns / etcd writes/s per round (sorted):");
+    for (writers, round_ratios) in &spreads {
+        let list: Vec<String> = round_ratios.iter().map(|r| format!("{r:.2}")).collect();
+        let _ = writeln!(table, "{writers:>3} writer(s): {}", list.join(" "));
     }
     progress(&format!(
         "visibility: {} writes, one writer, polling all three DNS listeners",
