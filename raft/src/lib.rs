@@ -1,6 +1,6 @@
 //! `nebula-raft`: the Raft replication of NebulaDNS zone data.
 //!
-//! openraft (pinned exactly, ADR 0002) with its log ([`log_store`]) and state machine
+//! openraft (pinned exactly, ADR 0008) with its log ([`log_store`]) and state machine
 //! ([`state_machine`]) on the node's one RocksDB instance, node-to-node gRPC over tonic/prost
 //! ([`transport`]), and the node's view of its group ([`cluster`]): bootstrap and join,
 //! writes forwarded to the leader and batched there ([`batcher`]: group commit), read-index
