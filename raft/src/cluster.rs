@@ -28,7 +28,7 @@ use crate::log_store::LogStore;
 use crate::state_machine::{Shared, StateMachine};
 use crate::transport::{
     decode, encode, Blob, Clients, Method, NetworkFactory, RaftRpc, RaftServer, Receiving,
-    RpcFailure, SnapshotChunk,
+    ReplyStream, RpcFailure, SnapshotChunk,
 };
 use crate::types::{LogId, Membership, NodeId, NodeInfo, Raft, TypeConfig};
 
@@ -786,15 +786,14 @@ impl RaftRpc for RpcService {
         encode(&reply).map(tonic::Response::new)
     }
 
-    type StreamAppendStream =
-        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
+    type StreamAppendStream = ReplyStream;
 
     /// A leader's replication stream: requests in, openraft's results out, in order. The
     /// stream ends when the leader closes it or sends something undecodable.
     async fn stream_append(
         &self,
         request: tonic::Request<tonic::Streaming<Blob>>,
-    ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+    ) -> Result<tonic::Response<ReplyStream>, tonic::Status> {
         let requests = futures_util::stream::unfold(request.into_inner(), |mut incoming| async {
             let blob = incoming.message().await.ok()??;
             match decode(&blob) {

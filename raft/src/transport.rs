@@ -52,6 +52,10 @@ pub(crate) mod generated {
 }
 
 pub(crate) use generated::raft_client::RaftClient;
+
+/// The answers of a replication stream, as the service sends them.
+pub(crate) type ReplyStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
 pub(crate) use generated::raft_server::{Raft as RaftRpc, RaftServer};
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Blob, tonic::Status> {
@@ -652,13 +656,12 @@ mod stream_tests {
 
     #[tonic::async_trait]
     impl Rpc for Stalling {
-        type StreamAppendStream =
-            std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Blob, tonic::Status>> + Send>>;
+        type StreamAppendStream = ReplyStream;
 
         async fn stream_append(
             &self,
             request: tonic::Request<tonic::Streaming<Blob>>,
-        ) -> Result<tonic::Response<Self::StreamAppendStream>, tonic::Status> {
+        ) -> Result<tonic::Response<ReplyStream>, tonic::Status> {
             let answers = self.answers;
             let replies = request
                 .into_inner()
