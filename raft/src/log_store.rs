@@ -101,7 +101,7 @@ pub struct LogStore {
 /// write-ahead log once for all that arrived meanwhile, then reports each of them flushed.
 #[derive(Debug)]
 struct Syncer {
-    queue: Mutex<mpsc::Sender<IOFlushed<TypeConfig>>>,
+    queue: mpsc::Sender<IOFlushed<TypeConfig>>,
 }
 
 impl Syncer {
@@ -123,18 +123,12 @@ impl Syncer {
                     }
                 }
             })?;
-        Ok(Syncer {
-            queue: Mutex::new(queue),
-        })
+        Ok(Syncer { queue })
     }
 
     /// Reports `callback` once everything written so far is durable.
     fn after_fsync(&self, callback: IOFlushed<TypeConfig>) -> io::Result<()> {
-        let queue = self
-            .queue
-            .lock()
-            .map_err(|_| io::Error::other("the Raft log's fsync queue lock is poisoned"))?;
-        queue
+        self.queue
             .send(callback)
             .map_err(|_| io::Error::other("the Raft log's fsync thread has stopped"))
     }
