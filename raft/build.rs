@@ -15,7 +15,6 @@ fn main() {
     let service = tonic_build::manual::Service::builder()
         .name("Raft")
         .package("nebula.raft.v1")
-        .method(method("append_entries", "AppendEntries"))
         .method(method("vote", "Vote"))
         .method(method("install_snapshot", "InstallSnapshot"))
         // Replication: one long-lived bidirectional stream per follower, AppendEntries requests

@@ -752,12 +752,6 @@ fn fatal(e: openraft::error::RaftError<TypeConfig>) -> openraft::error::Fatal<Ty
 
 #[tonic::async_trait]
 impl RaftRpc for RpcService {
-    async fn append_entries(&self, request: tonic::Request<Blob>) -> RpcResult {
-        let rpc = decode(request.get_ref())?;
-        let reply = self.cluster.raft.append_entries(rpc).await;
-        encode(&reply.map_err(fatal)).map(tonic::Response::new)
-    }
-
     async fn vote(&self, request: tonic::Request<Blob>) -> RpcResult {
         let rpc = decode(request.get_ref())?;
         let reply = self.cluster.raft.vote(rpc).await;

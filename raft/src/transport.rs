@@ -139,7 +139,6 @@ impl Clients {
         request.set_timeout(timeout);
         let call = async {
             match method {
-                Method::AppendEntries => client.append_entries(request).await,
                 Method::Vote => client.vote(request).await,
                 Method::InstallSnapshot => client.install_snapshot(request).await,
                 Method::Forward => client.forward(request).await,
@@ -199,7 +198,6 @@ fn failure(addr: &str, status: &tonic::Status, timeout: Duration) -> RpcFailure 
 /// The service's methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    AppendEntries,
     Vote,
     InstallSnapshot,
     Forward,
@@ -328,15 +326,10 @@ impl Connection {
     /// Sends an encoded request; openraft's answer, or the RPC's failure as openraft sees it.
     async fn rpc<Resp: DeserializeOwned>(
         &self,
-        action: RPCTypes,
+        (action, method): (RPCTypes, Method),
         blob: Vec<u8>,
         timeout: Duration,
     ) -> Result<Resp, RPCError<TypeConfig>> {
-        let method = match action {
-            RPCTypes::Vote => Method::Vote,
-            RPCTypes::InstallSnapshot => Method::InstallSnapshot,
-            _ => Method::AppendEntries,
-        };
         let bytes = self
             .clients
             .call_raw(&self.addr, method, blob, timeout)
@@ -391,7 +384,11 @@ impl Connection {
                 .encode(data.get(offset..end).unwrap_or_default())
                 .map_err(|e| NetworkError::new(&std::io::Error::other(e)))?;
             let reply: Result<Option<SnapshotResponse<TypeConfig>>, _> = self
-                .rpc(RPCTypes::InstallSnapshot, blob, option.soft_ttl())
+                .rpc(
+                    (RPCTypes::InstallSnapshot, Method::InstallSnapshot),
+                    blob,
+                    option.soft_ttl(),
+                )
                 .await;
             match reply {
                 Ok(Some(response)) => return Ok(response),
@@ -547,8 +544,17 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.rpc(RPCTypes::AppendEntries, json(&rpc)?, option.soft_ttl())
-            .await
+        // One request on its own replication stream (openraft streams; this is the trait's
+        // single-request form).
+        let input = futures_util::stream::iter([rpc]);
+        let mut replies = self.open_replication(input, option.soft_ttl()).await?;
+        match replies.next().await {
+            Some(result) => result.map(AppendEntriesResponse::from),
+            None => Err(RPCError::Network(NetworkError::new(&RpcFailure::Failed {
+                addr: self.addr.clone(),
+                message: "the replication stream closed without an answer".to_owned(),
+            }))),
+        }
     }
 
     async fn vote(
@@ -556,8 +562,12 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.rpc(RPCTypes::Vote, json(&rpc)?, option.soft_ttl())
-            .await
+        self.rpc(
+            (RPCTypes::Vote, Method::Vote),
+            json(&rpc)?,
+            option.soft_ttl(),
+        )
+        .await
     }
 
     async fn full_snapshot(
@@ -674,9 +684,6 @@ mod stream_tests {
                 })
                 .chain(futures_util::stream::pending());
             Ok(tonic::Response::new(Box::pin(replies)))
-        }
-        async fn append_entries(&self, _: tonic::Request<Blob>) -> Reply {
-            Err(tonic::Status::unimplemented("test peer"))
         }
         async fn vote(&self, _: tonic::Request<Blob>) -> Reply {
             Err(tonic::Status::unimplemented("test peer"))
