@@ -10,6 +10,7 @@ use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -51,13 +52,24 @@ pub struct TestCluster {
     dir: TempDir,
 }
 
-/// A loopback port that was free a moment ago (the node binds it right after).
+/// A loopback port that was free a moment ago (the node binds it right after). Taken below the
+/// kernel's ephemeral range (32768-60999 by default), where the outgoing connections and `:0`
+/// listeners of the nodes already running cannot take it meanwhile, and never twice in one run.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let start = std::process::id() % COUNT;
+    for _ in 0..COUNT {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let Ok(port) = u16::try_from(FIRST + offset) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}-{}", FIRST + COUNT - 1)
 }
 
 fn toml_path(path: &Path) -> String {
