@@ -742,7 +742,7 @@ impl std::fmt::Debug for RpcService {
 
 type RpcResult = Result<tonic::Response<Blob>, tonic::Status>;
 
-/// openraft's only error from a peer's append or vote: it has stopped.
+/// openraft's only error from a vote: this node has stopped.
 fn fatal(e: openraft::error::RaftError<TypeConfig>) -> openraft::error::Fatal<TypeConfig> {
     match e {
         openraft::error::RaftError::Fatal(fatal) => fatal,

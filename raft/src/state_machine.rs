@@ -540,8 +540,8 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn a_batch_entry_applies_in_order_and_resumes_after_a_crash() {
+    #[test]
+    fn a_batch_entry_applies_in_order_and_resumes_after_a_crash() {
         let log_id = crate::types::tests::log_id(1, 7);
         let entry = || Entry {
             log_id,

@@ -206,7 +206,7 @@ pub enum Method {
 }
 
 /// Makes connections for openraft's replication tasks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NetworkFactory {
     pub clients: Clients,
     /// This node (named in timeouts).
@@ -396,9 +396,8 @@ impl Connection {
                 Err(RPCError::Timeout(t)) => return Err(t.into()),
                 Err(RPCError::Unreachable(u)) => return Err(u.into()),
                 Err(RPCError::Network(n)) => return Err(n.into()),
-                Err(RPCError::RemoteError(r)) => {
-                    return Err(NetworkError::new(&std::io::Error::other(r.to_string())).into())
-                }
+                // `rpc` turns a peer's error into Unreachable; no remote error exists here.
+                Err(RPCError::RemoteError(r)) => match r.source {},
             }
         }
         Err(NetworkError::new(&std::io::Error::other(
