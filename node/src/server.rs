@@ -319,6 +319,11 @@ async fn register_admin_token(cluster: Arc<Cluster>, token: TokenRecord) {
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
+    // Handlers first: a signal that arrives while the node starts (its listeners are already
+    // answering) is queued for the loop below instead of killing the process undrained.
+    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
     let metrics = Arc::new(Metrics::new(UDP_PATH));
     let catalog = Arc::new(ArcSwap::from_pointee(Catalog::default()));
     let reloader = Arc::new(Reloader::new(
@@ -504,9 +509,6 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     }
     announce(&announcements, &config.server.data_dir);
 
-    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
-    let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
