@@ -197,7 +197,8 @@ impl Cluster {
             }
         }
         let db = Arc::new(Db::open(&config.db_path).map_err(internal)?);
-        let log_store = LogStore::new(db.clone()).map_err(internal)?;
+        let log_store = LogStore::new(db.clone(), &config.db_path.with_file_name("raft-log"))
+            .map_err(internal)?;
         let state_machine = StateMachine::open(
             db.clone(),
             catalog,

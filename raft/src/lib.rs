@@ -11,6 +11,7 @@
 mod batcher;
 pub mod cluster;
 pub mod log_store;
+mod segments;
 pub mod state_machine;
 pub mod transport;
 pub mod types;

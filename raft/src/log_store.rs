@@ -1,17 +1,25 @@
-//! openraft's log storage (`RaftLogStorage`) on the node's RocksDB: entries in the
-//! `raft_log` column family keyed by big-endian index, vote/committed/purged in `raft_meta`.
+//! openraft's log storage (`RaftLogStorage`): entries in segment files of their own
+//! ([`crate::segments`], ADR 0009), vote/committed/purged in the node's RocksDB (`raft_meta`).
 //!
-//! Votes, truncations and purges are written with `sync` before the call returns. Appended
-//! entries are written at once (so replication can read them) and made durable by the
-//! [`Syncer`] thread, which fsyncs the write-ahead log and only then tells openraft they are
-//! stored: a node never acknowledges a vote or an entry it could lose on power failure, and the
-//! leader's fsync overlaps the followers' instead of preceding it. Appends that arrive during
-//! one fsync share the next (group commit).
+//! Votes, truncations and purges are durable before the call returns. Appended entries are
+//! written at once (so replication can read them) and made durable by the [`Syncer`] thread,
+//! which fsyncs the segment and only then tells openraft they are stored: a node never
+//! acknowledges a vote or an entry it could lose on power failure, and the leader's fsync
+//! overlaps the followers' instead of preceding it. Appends that arrive during one fsync share
+//! the next (group commit).
+//!
+//! The state machine's writes to RocksDB are not synced one by one: the log can replay them.
+//! A purge syncs RocksDB's write-ahead log before it deletes the entries that led there.
+//!
+//! Data dirs made before segments kept the entries in RocksDB's `raft_log` column family; the
+//! first start moves them into segments (written in a side directory, renamed into place, then
+//! deleted from RocksDB), so a crash at any point leaves one whole copy.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
 use nebula_store::db::{Cf, Db, DbError};
@@ -20,6 +28,7 @@ use openraft::{OptionalSend, RaftLogReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::segments::Segments;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
@@ -94,6 +103,7 @@ pub struct LogStore {
     /// decoding it from the database again. Changed before the database on truncate and purge,
     /// after it on append, so it never holds what the database does not.
     tail: Arc<Mutex<Tail>>,
+    segments: Arc<Segments>,
     syncer: Arc<Syncer>,
 }
 
@@ -105,7 +115,7 @@ struct Syncer {
 }
 
 impl Syncer {
-    fn spawn(db: Arc<Db>) -> io::Result<Syncer> {
+    fn spawn(segments: Arc<Segments>) -> io::Result<Syncer> {
         let (queue, pending) = mpsc::channel::<IOFlushed<TypeConfig>>();
         std::thread::Builder::new()
             .name("raft-wal-sync".to_owned())
@@ -114,7 +124,7 @@ impl Syncer {
                 while let Ok(first) = pending.recv() {
                     let mut flushed = vec![first];
                     flushed.extend(pending.try_iter());
-                    let result = db.sync_wal().map_err(|e| e.to_string());
+                    let result = segments.sync().map_err(|e| e.to_string());
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "fsync of the Raft log failed");
                     }
@@ -135,9 +145,27 @@ impl Syncer {
 }
 
 impl LogStore {
-    pub fn new(db: Arc<Db>) -> io::Result<LogStore> {
+    /// The log of the node whose RocksDB is `db`, its entries in the directory `dir`.
+    pub fn new(db: Arc<Db>, dir: &Path) -> io::Result<LogStore> {
+        let purged: Option<LogId> = db
+            .get_json(Cf::RaftMeta, PURGED)
+            .map_err(io::Error::other)?;
+        let purged = purged.map(|id| id.index);
+        if !dir.exists() {
+            move_out_of_rocksdb(&db, dir, purged)?;
+        }
+        // Rows left by a move that was done but not yet cleaned up.
+        if db
+            .last(Cf::RaftLog, None)
+            .map_err(io::Error::other)?
+            .is_some()
+        {
+            delete_rocksdb_rows(&db)?;
+        }
+        let segments = Arc::new(Segments::open(dir, purged)?);
         Ok(LogStore {
-            syncer: Arc::new(Syncer::spawn(db.clone())?),
+            syncer: Arc::new(Syncer::spawn(segments.clone())?),
+            segments,
             db,
             tail: Arc::default(),
         })
@@ -177,18 +205,72 @@ pub(crate) fn write(
     batch: nebula_store::db::Batch<'_>,
     durable: bool,
 ) -> Result<(), DbError> {
-    if durable
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-    {
-        tokio::task::block_in_place(|| db.write(batch, true))
+    if durable {
+        blocking(|| db.write(batch, true))
     } else {
-        db.write(batch, durable)
+        db.write(batch, false)
+    }
+}
+
+/// Runs `work` (which waits for the disk) without stalling the other tasks of a multi-threaded
+/// runtime.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    if tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }
 
 fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
+}
+
+/// Moves a data dir's entries from RocksDB's `raft_log` column family (where they were before
+/// segments) into segments in `dir`: written whole in a side directory, then renamed into
+/// place. The rows are deleted afterwards (by the caller).
+fn move_out_of_rocksdb(db: &Db, dir: &Path, purged: Option<u64>) -> io::Result<()> {
+    let side = dir.with_extension("moving");
+    if side.exists() {
+        std::fs::remove_dir_all(&side)?;
+    }
+    let rows = db
+        .scan(Cf::RaftLog, &index_key(0), None, usize::MAX)
+        .map_err(io::Error::other)?;
+    {
+        let segments = Segments::open(&side, purged)?;
+        let entries = rows
+            .iter()
+            .map(|(_, bytes)| decode_entry(bytes).map(|entry| (entry, bytes.as_slice())))
+            .collect::<io::Result<Vec<_>>>()?;
+        let pairs: Vec<(&Entry, &[u8])> = entries
+            .iter()
+            .map(|(entry, bytes)| (entry, *bytes))
+            .collect();
+        segments.append(&pairs)?;
+        segments.sync()?;
+        if !rows.is_empty() {
+            tracing::info!(entries = rows.len(), dir = %dir.display(), "moved the Raft log out of RocksDB into segment files");
+        }
+    }
+    std::fs::rename(&side, dir)?;
+    if let Some(parent) = dir.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn delete_rocksdb_rows(db: &Db) -> io::Result<()> {
+    let mut batch = db.batch();
+    batch
+        .delete_range(Cf::RaftLog, &index_key(0), &index_key(u64::MAX))
+        .map_err(io::Error::other)?;
+    batch
+        .delete(Cf::RaftLog, &index_key(u64::MAX))
+        .map_err(io::Error::other)?;
+    db.write(batch, true).map_err(io::Error::other)
 }
 
 fn bound_start(range: &impl RangeBounds<u64>) -> u64 {
@@ -221,17 +303,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if let Some(entries) = self.cached(start, bound_end(&range)) {
             return Ok(entries);
         }
-        let end = bound_end(&range).map(index_key);
-        let rows = self
-            .db
-            .scan(
-                Cf::RaftLog,
-                &index_key(start),
-                end.as_ref().map(|e| e.as_slice()),
-                usize::MAX,
-            )
-            .map_err(io::Error::other)?;
-        rows.iter().map(|(_, value)| decode_entry(value)).collect()
+        self.segments.read(start, bound_end(&range))
     }
 
     async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
@@ -244,10 +316,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
         let purged: Option<LogId> = self.meta(PURGED)?;
-        let last = match self.db.last(Cf::RaftLog, None).map_err(io::Error::other)? {
-            None => purged,
-            Some((_, value)) => Some(decode_entry(&value)?.log_id),
-        };
+        let last = self.segments.last()?.or(purged);
         Ok(LogState {
             last_purged_log_id: purged,
             last_log_id: last,
@@ -276,17 +345,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = self.db.batch();
-        let mut appended = Vec::new();
-        for entry in entries {
-            let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
-            batch
-                .put(Cf::RaftLog, &index_key(entry.log_id.index), &bytes)
-                .map_err(io::Error::other)?;
-            appended.push((entry, bytes.len()));
-        }
+        let encoded = entries
+            .into_iter()
+            .map(|entry| {
+                let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+                Ok((entry, bytes))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let pairs: Vec<(&Entry, &[u8])> = encoded
+            .iter()
+            .map(|(entry, bytes)| (entry, bytes.as_slice()))
+            .collect();
         // Written now (readable at once), durable when the syncer reports it.
-        self.db.write(batch, false).map_err(io::Error::other)?;
+        self.segments.append(&pairs)?;
+        let appended = encoded
+            .into_iter()
+            .map(|(entry, bytes)| (entry, bytes.len()))
+            .collect();
         if let Ok(mut tail) = self.tail.lock() {
             tail.extend(appended);
         }
@@ -296,30 +371,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last: Option<LogId>) -> io::Result<()> {
         let from = last.map_or(0, |id| id.index.saturating_add(1));
         self.retain_tail(|index| index < from);
-        let mut batch = self.db.batch();
-        batch
-            .delete_range(Cf::RaftLog, &index_key(from), &index_key(u64::MAX))
-            .map_err(io::Error::other)?;
-        batch
-            .delete(Cf::RaftLog, &index_key(u64::MAX))
-            .map_err(io::Error::other)?;
-        write(&self.db, batch, true).map_err(io::Error::other)
+        blocking(|| self.segments.truncate(from, last))
     }
 
     async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         self.retain_tail(|index| index > log_id.index);
-        let mut batch = self.db.batch();
-        batch
-            .put_json(Cf::RaftMeta, PURGED, &log_id)
-            .map_err(io::Error::other)?;
-        batch
-            .delete_range(
-                Cf::RaftLog,
-                &index_key(0),
-                &index_key(log_id.index.saturating_add(1)),
-            )
-            .map_err(io::Error::other)?;
-        write(&self.db, batch, true).map_err(io::Error::other)
+        // Synced, so RocksDB's write-ahead log holds the state the purged entries led to
+        // before they go.
+        self.put_meta(PURGED, &log_id, true)?;
+        blocking(|| self.segments.purge(log_id.index))
     }
 }
 
@@ -341,6 +401,41 @@ mod tests {
 
     fn indexes(entries: Option<Vec<Entry>>) -> Option<Vec<u64>> {
         entries.map(|e| e.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn a_log_kept_in_rocksdb_moves_into_segments_once_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(&dir.path().join("db")).unwrap());
+        let mut batch = db.batch();
+        for index in 3..=7 {
+            let bytes = serde_json::to_vec(&entry(index).0).unwrap();
+            batch.put(Cf::RaftLog, &index_key(index), &bytes).unwrap();
+        }
+        batch
+            .put_json(Cf::RaftMeta, PURGED, &crate::types::tests::log_id(1, 2))
+            .unwrap();
+        db.write(batch, true).unwrap();
+        // A move that crashed halfway left a side directory: it is started over.
+        let segments_dir = dir.path().join("raft-log");
+        std::fs::create_dir_all(segments_dir.with_extension("moving")).unwrap();
+        std::fs::write(
+            segments_dir
+                .with_extension("moving")
+                .join("00000000000000000003.seg"),
+            b"partial",
+        )
+        .unwrap();
+        let store = LogStore::new(db.clone(), &segments_dir).unwrap();
+        let held = |store: &LogStore| indexes(Some(store.segments.read(0, None).unwrap()));
+        assert_eq!(held(&store), Some((3..=7).collect()));
+        assert_eq!(db.last(Cf::RaftLog, None).unwrap(), None, "rows deleted");
+        assert!(!segments_dir.with_extension("moving").exists());
+        drop(store);
+        // Reopened: read from the segments, nothing moved again.
+        let store = LogStore::new(db, &segments_dir).unwrap();
+        assert_eq!(held(&store), Some((3..=7).collect()));
+        assert_eq!(store.segments.last().unwrap().map(|id| id.index), Some(7));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! | column family   | key                                   | value                          |
 //! |-----------------|---------------------------------------|--------------------------------|
-//! | `raft_log`      | log index, u64 big-endian             | a Raft log entry (JSON)        |
+//! | `raft_log`      | log index, u64 big-endian             | empty: before ADR 0009 it held the Raft log, now in segment files |
 //! | `raft_meta`     | `vote`, `committed`, `purged`, `snapshot` | Raft's own state (JSON)    |
 //! | `zone_versions` | SHA-256 content hash (32 bytes)       | the zone as master-file text, serial 0 |
 //! | `zone_history`  | zone key, 0x00, version u64 BE        | a [`crate::state::HistoryEntry`] |
