@@ -100,9 +100,10 @@ pub struct LogStore {
     db: Arc<Db>,
     /// The last entries appended: replication (twice on a three-node leader) and the state
     /// machine read each entry right after it is written, and take it from here instead of
-    /// decoding it from the database again. Changed before the database on truncate and purge,
-    /// after it on append, so it never holds what the database does not.
+    /// reading and decoding it from its segment again. Changed before the segments on truncate
+    /// and purge, after them on append, so it never holds what they do not.
     tail: Arc<Mutex<Tail>>,
+    /// The entries, durable once the syncer reports them (ADR 0009).
     segments: Arc<Segments>,
     syncer: Arc<Syncer>,
 }
