@@ -39,6 +39,8 @@ const PURGED: &[u8] = b"purged";
 /// they are appended.
 const TAIL_ENTRIES: usize = 1024;
 const TAIL_BYTES: usize = 16 << 20;
+/// An fsync of the log taking this long is logged: every write on this node waited for it.
+const SLOW_FSYNC: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The last entries appended, in index order without gaps, with their stored sizes.
 #[derive(Debug, Default)]
@@ -108,8 +110,8 @@ pub struct LogStore {
     syncer: Arc<Syncer>,
 }
 
-/// The thread that makes appended entries durable: it waits for appends, fsyncs the
-/// write-ahead log once for all that arrived meanwhile, then reports each of them flushed.
+/// The thread that makes appended entries durable: it waits for appends, fsyncs the active
+/// segment once for all that arrived meanwhile, then reports each of them flushed.
 #[derive(Debug)]
 struct Syncer {
     queue: mpsc::Sender<IOFlushed<TypeConfig>>,
@@ -125,9 +127,18 @@ impl Syncer {
                 while let Ok(first) = pending.recv() {
                     let mut flushed = vec![first];
                     flushed.extend(pending.try_iter());
+                    let started = std::time::Instant::now();
                     let result = segments.sync().map_err(|e| e.to_string());
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "fsync of the Raft log failed");
+                    }
+                    let took = started.elapsed();
+                    if took >= SLOW_FSYNC {
+                        tracing::warn!(
+                            ms = took.as_millis(),
+                            appends = flushed.len(),
+                            "a Raft log fsync was slow and writes waited for it: is something else writing to this disk, or is the volume throttled?"
+                        );
                     }
                     for callback in flushed {
                         callback.io_completed(result.clone().map_err(io::Error::other));

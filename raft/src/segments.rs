@@ -79,18 +79,47 @@ fn crc(index: u64, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// One record's bytes.
-fn record(index: u64, payload: &[u8]) -> io::Result<Vec<u8>> {
+/// Appends one record's bytes to `bytes`.
+fn put_record(bytes: &mut Vec<u8>, index: u64, payload: &[u8]) -> io::Result<()> {
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|&len| len > 0)
         .ok_or_else(|| corrupt(format!("entry {index} has {} bytes", payload.len())))?;
-    let mut bytes = Vec::with_capacity(HEADER + payload.len());
+    bytes.reserve(HEADER + payload.len());
     bytes.extend_from_slice(&len.to_le_bytes());
     bytes.extend_from_slice(&crc(index, payload).to_le_bytes());
     bytes.extend_from_slice(&index.to_le_bytes());
     bytes.extend_from_slice(payload);
-    Ok(bytes)
+    Ok(())
+}
+
+/// Records of one append bound for the active segment, not yet written.
+#[derive(Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    ids: Vec<(Position, LogId)>,
+}
+
+impl Staged {
+    /// Writes the records to the active segment in one go; only then are they held.
+    fn write(&mut self, inner: &mut Inner) -> io::Result<()> {
+        let Some(last) = self.ids.last().map(|(_, id)| *id) else {
+            return Ok(());
+        };
+        let segment = inner
+            .segments
+            .last_mut()
+            .ok_or_else(|| io::Error::other("no segment to append to"))?;
+        segment.file.write_all_at(&self.bytes, segment.end)?;
+        segment.end += self.bytes.len() as u64;
+        segment.next += self.ids.len() as u64;
+        inner
+            .positions
+            .extend(self.ids.drain(..).map(|(position, _)| position));
+        inner.last = Some(last);
+        self.bytes.clear();
+        Ok(())
+    }
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -310,8 +339,9 @@ impl Segments {
             .collect()
     }
 
-    /// Writes `entries` (with their encoded payloads) after the last one; durable after
-    /// [`Segments::sync`]. The first must follow the last held entry, unless none is held.
+    /// Writes `entries` (with their encoded payloads) after the last one, one write per segment
+    /// they land in; durable after [`Segments::sync`]. The first must follow the last held
+    /// entry, unless none is held.
     pub(crate) fn append(&self, entries: &[(&Entry, &[u8])]) -> io::Result<()> {
         let Some((first_entry, _)) = entries.first() else {
             return Ok(());
@@ -326,33 +356,31 @@ impl Segments {
                 "appending entry {first} to a log that ends before {next}"
             )));
         }
+        let mut staged = Staged::default();
         for (entry, payload) in entries {
             let index = entry.log_id.index;
-            let bytes = record(index, payload)?;
-            let needed = bytes.len() as u64;
-            let fits = inner
-                .segments
-                .last()
-                .is_some_and(|s| s.next == index && s.end + needed <= s.size);
+            let needed = (HEADER + payload.len()) as u64;
+            let fits = inner.segments.last().is_some_and(|s| {
+                s.next + staged.ids.len() as u64 == index
+                    && s.end + staged.bytes.len() as u64 + needed <= s.size
+            });
             if !fits {
+                staged.write(&mut inner)?;
                 self.start_segment(&mut inner, index, needed)?;
             }
             let segment = inner
                 .segments
-                .last_mut()
+                .last()
                 .ok_or_else(|| io::Error::other("no segment to append to"))?;
-            segment.file.write_all_at(&bytes, segment.end)?;
             let position = Position {
                 segment: segment.first,
-                offset: segment.end,
+                offset: segment.end + staged.bytes.len() as u64,
                 len: u32::try_from(payload.len()).map_err(io::Error::other)?,
             };
-            segment.end += needed;
-            segment.next += 1;
-            inner.positions.push_back(position);
-            inner.last = Some(entry.log_id);
+            put_record(&mut staged.bytes, index, payload)?;
+            staged.ids.push((position, entry.log_id));
         }
-        Ok(())
+        staged.write(&mut inner)
     }
 
     /// Closes the active segment (durably) and starts one named `first`, sized for `needed`.
