@@ -28,7 +28,7 @@ use openraft::{OptionalSend, RaftLogReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::segments::Segments;
+use crate::segments::{decode, Segments};
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
@@ -255,7 +255,17 @@ fn move_out_of_rocksdb(db: &Db, dir: &Path, purged: Option<u64>) -> io::Result<(
         let segments = Segments::open(&side, purged)?;
         let entries = rows
             .iter()
-            .map(|(_, bytes)| decode_entry(bytes).map(|entry| (entry, bytes.as_slice())))
+            .map(|(key, bytes)| {
+                let index = <[u8; 8]>::try_from(key.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a Raft log row's key is not an index",
+                        )
+                    })?;
+                decode(index, bytes).map(|entry| (entry, bytes.as_slice()))
+            })
             .collect::<io::Result<Vec<_>>>()?;
         let pairs: Vec<(&Entry, &[u8])> = entries
             .iter()
@@ -299,11 +309,6 @@ fn bound_end(range: &impl RangeBounds<u64>) -> Option<u64> {
         Bound::Excluded(&i) => Some(i),
         Bound::Unbounded => None,
     }
-}
-
-fn decode_entry(bytes: &[u8]) -> io::Result<Entry> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("a Raft log entry: {e}")))
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::types::{Entry, LogId};
 
 /// The size a new segment is given.
-pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
+const SEGMENT_BYTES: u64 = 64 << 20;
 const HEADER: usize = 16;
 /// Zeroes are written in pieces of this size.
 const ZERO_CHUNK: usize = 1 << 20;
@@ -130,7 +130,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn decode(index: u64, payload: &[u8]) -> io::Result<Entry> {
+/// An entry from its stored JSON, which must be entry `index`.
+pub(crate) fn decode(index: u64, payload: &[u8]) -> io::Result<Entry> {
     let entry: Entry = serde_json::from_slice(payload)
         .map_err(|e| corrupt(format!("Raft log entry {index}: {e}")))?;
     if entry.log_id.index != index {
@@ -581,12 +582,7 @@ mod tests {
     fn segments_roll_over_purge_deletes_whole_ones_and_a_purge_past_the_end_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let log = Segments::open(dir.path(), None).unwrap();
-        // A record larger than a segment gets a segment of its own size.
-        let big = Entry {
-            log_id: crate::types::tests::log_id(1, 1),
-            payload: EntryPayload::Normal(crate::types::Proposal::Batch(Vec::new())),
-        };
-        append(&log, &[big]);
+        append(&log, &run(1..2, 1));
         {
             let mut inner = log.lock().unwrap();
             // Pretend the active segment is nearly full so the next entries roll over.
@@ -603,6 +599,27 @@ mod tests {
         );
         assert!(!segment_path(dir.path(), 1).exists());
         assert_eq!(held(&log), (2..5).map(|i| (1, i)).collect::<Vec<_>>());
+        // An append whose first record still fits and whose rest does not: the first is
+        // written to the old segment before the new one starts.
+        {
+            let mut inner = log.lock().unwrap();
+            let record = (HEADER + serde_json::to_vec(&entry(1, 5)).unwrap().len()) as u64;
+            let segment = inner.segments.last_mut().unwrap();
+            segment.size = segment.end + record;
+        }
+        append(&log, &run(5..8, 1));
+        let firsts = |log: &Segments| -> Vec<u64> {
+            log.lock()
+                .unwrap()
+                .segments
+                .iter()
+                .map(|s| s.first)
+                .collect()
+        };
+        assert_eq!(firsts(&log), [2, 6]);
+        drop(log);
+        let log = Segments::open(dir.path(), Some(1)).unwrap();
+        assert_eq!(held(&log), (2..8).map(|i| (1, i)).collect::<Vec<_>>());
         // A snapshot past the end: everything goes; the next entry starts a new run.
         log.purge(20).unwrap();
         assert!(held(&log).is_empty());
