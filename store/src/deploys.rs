@@ -1,8 +1,10 @@
 //! Deploys and what the propagation verifier knows about each secondary, replicated so that
 //! every node answers the same and a new leader carries on where the old one stopped.
 //!
-//! Every new zone version opens a deploy (`<zone>@<version>`, pending) in the same batch; an
-//! operator can open another for the current version (`POST /api/v1/deploy`). The leader's
+//! Every new zone version opens a deploy (`<zone>@<version>`) in the same batch: pending, or
+//! verified at once when no declared secondary takes the zone (there is nothing to wait for,
+//! and the verifier would only close it a pass later, in a command of its own); an operator can
+//! open another for the current version (`POST /api/v1/deploy`). The leader's
 //! verifier moves open deploys to verifying, then verified or failed, and records per secondary
 //! what it observed (`peer/<name>`); each node records the transfers it served to a declared
 //! secondary (`transfer/<name>`). Open deploys are indexed under `deploy_open/` so the verifier
@@ -175,20 +177,26 @@ pub fn implicit_id(zone: &str, version: u64) -> String {
     format!("{zone}@{version}")
 }
 
-/// Opens the deploy of a new zone version (in the version's batch).
+/// Opens the deploy of a new zone version (in the version's batch): pending when a declared
+/// secondary takes the zone (`watched`), else already verified.
 pub fn open_implicit(
     batch: &mut Batch<'_>,
     zone: &str,
     version: u64,
     serial: u32,
     time_ms: u64,
+    watched: bool,
 ) -> Result<(), DbError> {
     let deploy = DeployRecord {
         id: implicit_id(zone, version),
         zone: zone.to_owned(),
         version,
         serial,
-        state: DeployState::Pending,
+        state: if watched {
+            DeployState::Pending
+        } else {
+            DeployState::Verified
+        },
         created_ms: time_ms,
         sla_seconds: DEFAULT_SLA_SECONDS,
         updated_ms: time_ms,

@@ -914,12 +914,18 @@ impl ZoneStore {
         )?;
         batch.put_json(Cf::State, &head_key(&plan.key), &plan.head)?;
         if plan.zone.is_some() {
+            // Safe in a shared batch: secondaries change only by meta commands, which never
+            // share one (see `batchable`).
+            let watched = meta::list_secondaries(&self.db)?
+                .iter()
+                .any(|secondary| secondary.takes(&plan.key));
             deploys::open_implicit(
                 batch,
                 &plan.key,
                 plan.head.version,
                 plan.head.serial,
                 stamped.time_ms,
+                watched,
             )?;
         }
         let zone = plan.zone.map(Arc::new);
@@ -1134,6 +1140,7 @@ fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejectio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploys::DeployState;
 
     const ZONE: &str = "$TTL 300\n@ SOA ns1 hostmaster 5 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n";
     const NOON: u64 = 1_795_694_400_000;
@@ -1298,6 +1305,56 @@ mod tests {
         );
         assert_eq!(other.unwrap().0.unwrap_err().kind, RejectKind::Conflict);
         assert!(!list_heads(&store.db).unwrap()[0].deleted);
+    }
+
+    #[test]
+    fn a_version_no_secondary_takes_opens_its_deploy_verified() {
+        let (_dir, mut store) = open();
+        let deploy = |store: &ZoneStore, version: u64| {
+            deploys::read_deploy(&store.db, &deploys::implicit_id("example.com.", version))
+                .unwrap()
+                .unwrap()
+        };
+        store
+            .apply(&stamped(put(ZONE), None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!(deploy(&store, 1).state, DeployState::Verified);
+        assert!(deploys::open_deploys(&store.db).unwrap().is_empty());
+
+        // A secondary of another zone changes nothing; one that takes every zone does.
+        for (name, zones) in [("other", vec!["example.net.".to_owned()]), ("all", vec![])] {
+            let secondary = Secondary {
+                name: name.to_owned(),
+                address: "127.0.0.1:53".parse().unwrap(),
+                zones,
+                key: None,
+                mode: Default::default(),
+            };
+            let put_secondary = Command::PutSecondary { secondary };
+            store
+                .apply(&stamped(put_secondary, None), &[], false)
+                .unwrap()
+                .0
+                .unwrap();
+        }
+        let add = Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![change(ChangeAction::Add, "new", "A", Some("192.0.2.7"))],
+        };
+        store
+            .apply(&stamped(add, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!(deploy(&store, 2).state, DeployState::Pending);
+        let open: Vec<String> = deploys::open_deploys(&store.db)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(open, ["example.com.@2"]);
     }
 
     #[test]
