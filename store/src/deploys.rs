@@ -207,7 +207,8 @@ pub fn open_implicit(
         .into_iter()
         .try_for_each(|(key, value)| match value {
             Some(value) => batch.put(Cf::State, &key, &value),
-            None => batch.delete(Cf::State, &key),
+            // A new deploy has no open-index entry to remove: no tombstone for every write.
+            None => Ok(()),
         })
 }
 
