@@ -106,6 +106,10 @@ impl StateMachine {
     }
 }
 
+/// An apply taking this long is logged: every writer of the entries, and the DNS answers of
+/// the zones they change, waited for it.
+const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Swaps changed zones into the catalog: compiled outside the swap, installed in one step.
 /// Returns the catalog it replaced, for the caller to drop when freeing it is off the critical
 /// path (after the writers are answered).
@@ -235,7 +239,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // zones are in the catalog, so a caller's next query sees its write.
         let (entries, responders): (Vec<Entry>, Vec<_>) =
             entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
+        let (count, started) = (entries.len(), std::time::Instant::now());
         let (results, retired) = self.apply_entries(entries)?;
+        let took = started.elapsed();
+        if took >= SLOW_APPLY {
+            tracing::warn!(
+                ms = took.as_millis(),
+                entries = count,
+                "applying committed entries was slow, and their writers and DNS answers waited for it"
+            );
+        }
         for (responder, result) in responders.into_iter().zip(results) {
             if let Some(responder) = responder {
                 responder.send(result);

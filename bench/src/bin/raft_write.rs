@@ -453,20 +453,28 @@ fn txt_query(name: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("encoding a query: {e}"))
 }
 
-/// Send → visible latencies per node, one writer.
+/// Send → visible latencies per node (sorted); and when each write was sent (ms since the
+/// epoch) with its slowest node's latency, slowest first.
+type Visibility = (Vec<Vec<Duration>>, Vec<(u64, Duration)>);
+
+/// Measures [`Visibility`] with one writer.
 fn visibility(
     base: &str,
     token: &str,
     samples: usize,
     value_size: usize,
-) -> Result<Vec<Vec<Duration>>, String> {
+) -> Result<Visibility, String> {
     let client = Client::new(base, Some(token.to_owned()), Duration::from_secs(10));
     let mut per_node: Vec<Vec<Duration>> = vec![Vec::new(); NODES.len()];
+    let mut slowest = Vec::with_capacity(samples);
     for i in 0..samples as u64 {
         let n = 1_000_000 + i;
         let value = value_of(value_size, n);
         let query = Arc::new(txt_query(&format!("k{}.{ZONE}", n % KEYS))?);
         let start = Instant::now();
+        let sent_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
         let pollers: Vec<_> = NODES
             .iter()
             .map(|&node| {
@@ -489,15 +497,32 @@ fn visibility(
             })
             .collect();
         write_one(System::Nebula, &client, n, &value)?;
+        let mut worst = Duration::ZERO;
         for (slot, poller) in per_node.iter_mut().zip(pollers) {
             let seen = poller.join().map_err(|_| "a poller panicked".to_owned())?;
-            slot.push(seen.ok_or_else(|| format!("write {n} not visible on a node within 5 s"))?);
+            let seen = seen.ok_or_else(|| format!("write {n} not visible on a node within 5 s"))?;
+            worst = worst.max(seen);
+            slot.push(seen);
         }
+        slowest.push((sent_ms, worst));
     }
     for list in &mut per_node {
         list.sort();
     }
-    Ok(per_node)
+    slowest.sort_by_key(|&(_, took)| std::cmp::Reverse(took));
+    Ok((per_node, slowest))
+}
+
+/// A time of day, UTC, as the nodes' logs print it (`HH:MM:SS.mmm`).
+fn time_of_day(epoch_ms: u64) -> String {
+    let day_ms = epoch_ms % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
 }
 
 fn run(options: &Options) -> Result<String, String> {
@@ -612,7 +637,7 @@ fn run(options: &Options) -> Result<String, String> {
         "visibility: {} writes, one writer, polling all three DNS listeners",
         options.samples
     ));
-    let per_node = visibility(&leader, &token, options.samples, options.value_size)?;
+    let (per_node, slowest) = visibility(&leader, &token, options.samples, options.value_size)?;
     let _ = writeln!(
         table,
         "\nWrite → visible in DNS answers, one writer, {} writes:",
@@ -636,6 +661,12 @@ fn run(options: &Options) -> Result<String, String> {
             ms(list.last().copied().unwrap_or_default())
         );
     }
+    let worst: Vec<String> = slowest
+        .iter()
+        .take(3)
+        .map(|(at, took)| format!("{} ms at {} UTC", ms(*took), time_of_day(*at)))
+        .collect();
+    let _ = writeln!(table, "slowest writes (all nodes): {}", worst.join(", "));
     let _ = writeln!(table);
     for (writers, ratio) in ratios {
         let _ = writeln!(
@@ -655,10 +686,32 @@ fn run(options: &Options) -> Result<String, String> {
             "NOT met"
         }
     );
+    table.push_str(&node_warnings(&cluster.dir));
     drop(etcd);
     drop(cluster);
     let _ = fs::remove_dir_all(&work);
     Ok(table)
+}
+
+/// The warnings the nodes logged during the run (a slow log fsync, a lost leader), so that a
+/// latency outlier can be told apart from a node's own complaint; the logs go with the cluster.
+fn node_warnings(dir: &Path) -> String {
+    let mut out = String::new();
+    for node in NODES {
+        let log = fs::read_to_string(dir.join(format!("node{node}/log"))).unwrap_or_default();
+        let warnings: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+            .collect();
+        if warnings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\nnode{node} logged {} warning(s):", warnings.len());
+        for line in warnings.iter().take(5) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
 }
 
 fn main() -> ExitCode {
