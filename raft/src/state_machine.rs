@@ -351,12 +351,19 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             meta.clone(),
         );
         let data = dump.data;
+        let started = std::time::Instant::now();
         let data = tokio::task::spawn_blocking(move || {
             save_snapshot(&db, &path, &saved, &data).map(|()| data)
         })
         .await
         .map_err(io::Error::other)?
         .map_err(|e| io_err(&e))?;
+        tracing::info!(
+            index = meta.last_log_id.map(|id| id.index),
+            bytes = data.len(),
+            ms = started.elapsed().as_millis(),
+            "snapshot saved"
+        );
         Ok(Snapshot {
             meta,
             snapshot: Cursor::new(data),
@@ -371,8 +378,15 @@ fn snapshot_error(path: &Path, what: &str, e: impl std::fmt::Display) -> DbError
     }
 }
 
+/// A snapshot file is written and synced this much at a time.
+const SNAPSHOT_SYNC_CHUNK: usize = 1 << 20;
+
 /// Writes the snapshot file atomically: a temporary file, fsynced, renamed over the old one,
-/// and the directory fsynced so the rename survives power loss.
+/// and the directory fsynced so the rename survives power loss. The data is synced as it is
+/// written, a chunk at a time: one sync of the whole file put tens of megabytes in the disk's
+/// queue at once, in front of the Raft log's fsyncs, on every node at the same log index. With
+/// a 64 MiB file on this machine's disk, a log fsync meanwhile took up to 18-25 ms written at
+/// once, 2-6 ms in 1 MiB chunks (bench/README, sixth session).
 fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
     let meta_json = serde_json::to_vec(meta).map_err(|e| snapshot_error(path, "encoding", e))?;
     let meta_len =
@@ -383,7 +397,10 @@ fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Resu
         file.write_all(SNAPSHOT_MAGIC)?;
         file.write_all(&meta_len.to_be_bytes())?;
         file.write_all(&meta_json)?;
-        file.write_all(data)?;
+        for chunk in data.chunks(SNAPSHOT_SYNC_CHUNK) {
+            file.write_all(chunk)?;
+            file.sync_data()?;
+        }
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
@@ -637,11 +654,15 @@ mod tests {
         };
         save_snapshot(&db, &path, &meta, b"abc").unwrap();
         let (loaded, data) = load_snapshot(&path).unwrap().unwrap();
-        assert_eq!((loaded, data.as_slice()), (meta, b"abc".as_slice()));
+        assert_eq!((loaded, data.as_slice()), (meta.clone(), b"abc".as_slice()));
         assert!(
             !path.with_extension("tmp").exists(),
             "the temporary file was renamed"
         );
+        // Written and synced in chunks: a file of several, the last one partial, reads back whole.
+        let large: Vec<u8> = (0..SNAPSHOT_SYNC_CHUNK * 2 + 7).map(|i| i as u8).collect();
+        save_snapshot(&db, &path, &meta, &large).unwrap();
+        assert_eq!(load_snapshot(&path).unwrap().unwrap().1, large);
 
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..SNAPSHOT_MAGIC.len() + 6]).unwrap();

@@ -693,21 +693,28 @@ fn run(options: &Options) -> Result<String, String> {
     Ok(table)
 }
 
-/// The warnings the nodes logged during the run (a slow log fsync, a lost leader), so that a
-/// latency outlier can be told apart from a node's own complaint; the logs go with the cluster.
+/// The warnings the nodes logged during the run (a slow log fsync, a lost leader) and the
+/// snapshots they saved, so that a latency outlier can be matched to a node's complaint or to
+/// a burst of disk writes; the logs go with the cluster.
 fn node_warnings(dir: &Path) -> String {
     let mut out = String::new();
     for node in NODES {
         let log = fs::read_to_string(dir.join(format!("node{node}/log"))).unwrap_or_default();
         let warnings: Vec<&str> = log
             .lines()
-            .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+            .filter(|line| {
+                line.contains("WARN") || line.contains("ERROR") || line.contains("snapshot saved")
+            })
             .collect();
         if warnings.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\nnode{node} logged {} warning(s):", warnings.len());
-        for line in warnings.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "\nnode{node} logged {} warning(s) and snapshot(s):",
+            warnings.len()
+        );
+        for line in warnings.iter().take(8) {
             let _ = writeln!(out, "  {line}");
         }
     }
