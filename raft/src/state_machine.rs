@@ -385,8 +385,8 @@ const SNAPSHOT_SYNC_CHUNK: usize = 1 << 20;
 /// and the directory fsynced so the rename survives power loss. The data is synced as it is
 /// written, a chunk at a time: one sync of the whole file put tens of megabytes in the disk's
 /// queue at once, in front of the Raft log's fsyncs, on every node at the same log index. With
-/// a 64 MiB file on this machine's disk, a log fsync meanwhile took up to 18-25 ms written at
-/// once, 2-6 ms in 1 MiB chunks (bench/README, sixth session).
+/// a 64 MiB file on this machine's disk, a log fsync meanwhile took up to 18-34 ms written at
+/// once, 1.3-5.7 ms in 1 MiB chunks (`bench/fsync_under_write.py`, bench/README).
 fn save_snapshot(db: &Db, path: &Path, meta: &SnapshotMeta, data: &[u8]) -> Result<(), DbError> {
     let meta_json = serde_json::to_vec(meta).map_err(|e| snapshot_error(path, "encoding", e))?;
     let meta_len =
