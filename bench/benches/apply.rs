@@ -26,7 +26,7 @@ fn stamped(n: u64, command: serde_json::Value) -> Stamped {
     serde_json::from_value(
         json!({"time_ms": 1_795_694_400_000u64 + n, "author": "bench", "command": command}),
     )
-    .unwrap_or_else(|e| panic!("bad command: {e}"))
+    .unwrap()
 }
 
 fn change(n: u64) -> Stamped {

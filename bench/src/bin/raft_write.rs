@@ -686,7 +686,7 @@ fn run(options: &Options) -> Result<String, String> {
             "NOT met"
         }
     );
-    table.push_str(&node_warnings(&cluster.dir));
+    table.push_str(&node_notes(&cluster.dir));
     drop(etcd);
     drop(cluster);
     let _ = fs::remove_dir_all(&work);
@@ -696,25 +696,25 @@ fn run(options: &Options) -> Result<String, String> {
 /// The warnings the nodes logged during the run (a slow log fsync, a lost leader) and the
 /// snapshots they saved, so that a latency outlier can be matched to a node's complaint or to
 /// a burst of disk writes; the logs go with the cluster.
-fn node_warnings(dir: &Path) -> String {
+fn node_notes(dir: &Path) -> String {
     let mut out = String::new();
     for node in NODES {
         let log = fs::read_to_string(dir.join(format!("node{node}/log"))).unwrap_or_default();
-        let warnings: Vec<&str> = log
+        let noted: Vec<&str> = log
             .lines()
             .filter(|line| {
                 line.contains("WARN") || line.contains("ERROR") || line.contains("snapshot saved")
             })
             .collect();
-        if warnings.is_empty() {
+        if noted.is_empty() {
             continue;
         }
         let _ = writeln!(
             out,
-            "\nnode{node} logged {} warning(s) and snapshot(s):",
-            warnings.len()
+            "\nnode{node} logged {} warning(s) and snapshot(s) (the first 8):",
+            noted.len()
         );
-        for line in warnings.iter().take(8) {
+        for line in noted.iter().take(8) {
             let _ = writeln!(out, "  {line}");
         }
     }
