@@ -79,6 +79,9 @@ fn transfer_key() -> TsigKey {
     )
 }
 
+/// How long a secondary may take to transfer the zone from its primary.
+const SECONDARY_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn start(kind: PeerKind, zone: ZoneConfig) -> Peer {
     Peer::start(kind, &[zone]).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -661,6 +664,10 @@ fn each_peer_serves_as_a_secondary_with_tsig() {
                     let secondary = start(kind, zone);
                     let label = format!("{kind} secondary");
                     let mut observed = Observed::default();
+                    // A secondary answers before its first transfer is in (NSD with NOTAUTH).
+                    if let Err(e) = secondary.wait_for_zone(ORIGIN, SECONDARY_TIMEOUT) {
+                        return vec![format!("{label}: {e}")];
+                    }
                     let request = query(next_id(), &origin(), RType::AXFR, None);
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
