@@ -34,6 +34,9 @@ write_config() {
 # Node $n of the local three-node cluster (written by deploy/local/cluster.sh).
 [server]
 data_dir = "$dir/data"
+# Three nodes share this machine's cores: one runtime thread each (two each cost ~25% more CPU
+# per write and as much latency on a 2-core machine, in thread wake-ups; bench/README).
+runtime_threads = 1
 
 [dns]
 listen = ["127.0.0.1:1530$n"]

@@ -56,6 +56,10 @@ pub struct Config {
 pub struct ServerSection {
     /// Where the node keeps its state; relative paths are relative to the working directory.
     pub data_dir: PathBuf,
+    /// Threads of the async runtime: TCP and encrypted DNS, the API, Raft and its transport,
+    /// zone transfers (the UDP data plane has its own `dns.udp_workers`). 0 means one per CPU
+    /// core; nodes that share a machine do better with their share of its cores.
+    pub runtime_threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +255,7 @@ impl Default for ServerSection {
     fn default() -> Self {
         ServerSection {
             data_dir: PathBuf::from("./nebuladns-data"),
+            runtime_threads: 0,
         }
     }
 }
@@ -315,6 +320,18 @@ impl Default for TracingSection {
     }
 }
 
+/// The most threads a thread-count setting may ask for.
+const MAX_THREADS: usize = 1024;
+
+/// A thread-count setting's value: `n`, or one per CPU core when `n` is 0.
+pub fn threads_or_cores(n: usize) -> usize {
+    if n == 0 {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get())
+    } else {
+        n
+    }
+}
+
 impl Config {
     /// Reads and checks a config file; relative zone paths are resolved against its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -363,6 +380,19 @@ impl Config {
                     self.dns.edns_payload
                 ),
             ));
+        }
+        for (key, threads) in [
+            ("server.runtime_threads", self.server.runtime_threads),
+            ("dns.udp_workers", self.dns.udp_workers),
+        ] {
+            if threads > MAX_THREADS {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{threads} threads is more than {MAX_THREADS}; use 0 for one per CPU core"
+                    ),
+                ));
+            }
         }
         if self.dns.tcp_max_connections == 0 || self.dns.tcp_max_connections_per_client == 0 {
             return Err(invalid(
@@ -497,6 +527,9 @@ const DEFAULT_CONFIG: &str = r#"# NebulaDNS node configuration. Every key is opt
 [server]
 # Where the node keeps its state (zones, keys, later the Raft log).
 data_dir = "./nebuladns-data"
+# Threads for TCP and encrypted DNS, the API, Raft and zone transfers (UDP has its own below);
+# 0 = one per CPU core. Nodes that share a machine: give each its share of the cores.
+runtime_threads = 0
 
 [dns]
 # Addresses to serve DNS on; each gets UDP and TCP.
@@ -628,6 +661,12 @@ mod tests {
         assert!(err.to_string().contains("lisen"), "{err}");
         let err = Config::parse("[dns]\nedns_payload = 100\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("dns.edns_payload"), "{err}");
+        let err =
+            Config::parse("[server]\nruntime_threads = 5000\n", Path::new("c.toml")).unwrap_err();
+        assert!(
+            err.to_string().contains("server.runtime_threads") && err.to_string().contains("1024"),
+            "{err}"
+        );
         let err = Config::parse("[http]\nlisten = \"nope\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
         let err = Config::parse(
@@ -636,6 +675,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("declared twice"), "{err}");
+    }
+
+    #[test]
+    fn thread_counts_of_zero_mean_one_per_core() {
+        let config = Config::parse("[server]\nruntime_threads = 1\n", Path::new("c.toml")).unwrap();
+        assert_eq!(threads_or_cores(config.server.runtime_threads), 1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            threads_or_cores(Config::default().server.runtime_threads),
+            cores
+        );
     }
 
     #[test]

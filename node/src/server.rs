@@ -37,7 +37,7 @@ use nebula_wire::tsig::Key;
 use nebula_wire::{Name, Record};
 
 use crate::answer::{EngineConfig, Identity};
-use crate::config::{Config, LogFormat, LogSection, TracingSection};
+use crate::config::{threads_or_cores, Config, LogFormat, LogSection, TracingSection};
 use crate::cookie::CookieSecret;
 use crate::http::{api_router, metrics_router, HttpState};
 use crate::metrics::Metrics;
@@ -188,7 +188,7 @@ fn tracer_provider(
 /// the exported spans before returning.
 pub fn run(mut config: Config) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads_or_cores(config.server.runtime_threads))
         .thread_name("nebula-io")
         .enable_all()
         .build()
@@ -368,11 +368,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         shutdown: Arc::clone(&shutdown),
         policy: Arc::clone(&transfers),
     };
-    let workers = if config.dns.udp_workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        config.dns.udp_workers
-    };
+    let workers = threads_or_cores(config.dns.udp_workers);
     let (stop_tx, stop_rx) = watch::channel(false);
     let limits = TcpLimits {
         idle_timeout: Duration::from_millis(config.dns.tcp_idle_timeout_ms),

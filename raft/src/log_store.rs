@@ -224,9 +224,9 @@ pub(crate) fn write(
     }
 }
 
-/// Runs `work` (which waits for the disk) without stalling the other tasks of a multi-threaded
-/// runtime.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+/// Runs `work` (which waits for the disk, or computes for long) without stalling the other tasks
+/// of a multi-threaded runtime.
+pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     if tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
     {

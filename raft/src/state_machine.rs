@@ -20,6 +20,7 @@ use nebula_store::state::{
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
+use crate::log_store::blocking;
 use crate::types::{
     Entry, LogId, NodeId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
 };
@@ -109,6 +110,8 @@ impl StateMachine {
 /// An apply taking this long is logged: every writer of the entries, and the DNS answers of
 /// the zones they change, waited for it.
 const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(20);
+/// Committed entries carrying at least this many writes are applied off the runtime's thread.
+const OFFLOAD_WRITES: usize = 4;
 
 /// Swaps changed zones into the catalog: compiled outside the swap, installed in one step.
 /// Returns the catalog it replaced, for the caller to drop when freeing it is off the critical
@@ -240,7 +243,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (entries, responders): (Vec<Entry>, Vec<_>) =
             entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
         let (count, started) = (entries.len(), std::time::Instant::now());
-        let (results, retired) = self.apply_entries(entries)?;
+        // A batch of many writes is long work: the runtime hands its other tasks (the API, the
+        // Raft core, replication) to another thread meanwhile, so a node with one runtime
+        // thread still uses a second core under load. A lone write applies inline, with no
+        // hand-off to wait for.
+        let writes: usize = entries
+            .iter()
+            .map(|entry| match &entry.payload {
+                EntryPayload::Normal(proposal) => proposal.writes(),
+                _ => 0,
+            })
+            .sum();
+        let (results, retired) = if writes >= OFFLOAD_WRITES {
+            blocking(|| self.apply_entries(entries))?
+        } else {
+            self.apply_entries(entries)?
+        };
         let took = started.elapsed();
         if took >= SLOW_APPLY {
             tracing::warn!(

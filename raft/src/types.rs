@@ -45,6 +45,14 @@ impl fmt::Display for Proposal {
 }
 
 impl Proposal {
+    /// How many writes the entry carries.
+    pub fn writes(&self) -> usize {
+        match self {
+            Proposal::One(_) => 1,
+            Proposal::Batch(many) => many.len(),
+        }
+    }
+
     pub fn into_commands(self) -> Vec<Stamped> {
         match self {
             Proposal::One(one) => vec![*one],
