@@ -152,7 +152,8 @@ pub struct ClusterSection {
     /// The initial voters when a new cluster is bootstrapped (this node included); the lowest
     /// id initializes it. A node that is not listed waits to be added by `nebulactl cluster add`.
     pub peers: Vec<PeerEntry>,
-    /// Snapshot the state machine after this many applied entries.
+    /// Snapshot the state machine after this many applied entries, plus 0-3 eighths of it by
+    /// node id (node 1 an eighth, 2 a quarter...), so the nodes do not all snapshot at once.
     pub snapshot_threshold: u64,
     /// Log entries kept behind a snapshot, for followers that are briefly behind.
     pub keep_logs: u64,
@@ -593,7 +594,8 @@ rpc_listen = "127.0.0.1:0"
 #   { id = 3, rpc = "10.0.0.3:7001", api = "10.0.0.3:8080" },
 # ]
 peers = []
-# Snapshot after this many applied entries; keep this many log entries behind a snapshot.
+# Snapshot after this many applied entries (each node adds 0-3 eighths of it by its id, so the
+# nodes do not all snapshot at once); keep this many log entries behind a snapshot.
 snapshot_threshold = 5000
 keep_logs = 1000
 heartbeat_ms = 100
