@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nebula_node::cli::{run_server, ServerArgs};
 
+/// mimalloc, not glibc's malloc, for the process's Rust heap (ADR 0011).
+#[global_allocator]
+static HEAP: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// NebulaDNS authoritative DNS server.
 ///
 /// With no subcommand, runs a node: by default a single node on loopback (DNS on
