@@ -62,7 +62,7 @@ struct Options {
 }
 
 const USAGE: &str = "\
-usage: raft_write [--seconds N] [--rounds R] [--writers 1,32] [--value-size BYTES] [--samples N] [--smoke]
+usage: raft_write [--seconds N] [--rounds R] [--writers 1,32] [--value-size BYTES] [--samples N] [--smoke] [--help]
 
 A three-node NebulaDNS cluster (deploy/local/cluster.sh) against a three-node etcd 3.4, both on
 loopback with fsync on: committed writes per second for each writer count, and write -> visible
