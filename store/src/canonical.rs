@@ -242,11 +242,20 @@ pub fn content_hash(zone: &Zone) -> ContentHash {
 /// RRsets a change touched. A copy of a zone shares its untouched RRsets (`Arc`) with the
 /// original, and an RRset whose allocation is the one cached has the cached bytes: the cache
 /// holds that allocation, so its address cannot be reused for other data.
+///
+/// It also keeps the SHA-256 state at points about [`CHECKPOINT_BYTES`] apart, so the next
+/// version resumes hashing at the last such point before its first change instead of hashing
+/// the whole zone again: a change hashes the zone from where it is to the end (on average half
+/// the zone) and not the part in front of it.
 #[derive(Debug, Clone)]
 pub struct HashCache {
     class: Class,
+    /// The origin in hashed form (wire, lower-cased): the checkpoints began with it.
+    origin: Vec<u8>,
     /// In the zone's (canonical) order.
     entries: Vec<Arc<CachedRrset>>,
+    /// `(i, state)`, `i` ascending: the hasher's state just before the bytes of `entries[i]`.
+    checkpoints: Vec<(usize, Sha256)>,
 }
 
 #[derive(Debug)]
@@ -261,9 +270,15 @@ struct CachedRrset {
 /// the zone's data in memory.
 pub const HASH_CACHE_MAX_RRSETS: usize = 200_000;
 
+/// Hashed bytes between two saved hasher states in a [`HashCache`]. A state is ~110 bytes, so
+/// the checkpoints cost about a tenth of the cached bytes; a resumed hash re-reads at most this
+/// many bytes in front of the change.
+pub const CHECKPOINT_BYTES: usize = 1024;
+
 /// [`content_hash`], reusing the bytes of RRsets unchanged since `previous` (the cache of an
-/// earlier version of this zone); returns the cache for this version (None for a zone over
-/// [`HASH_CACHE_MAX_RRSETS`]). Equal to `content_hash(zone)` whatever `previous` holds.
+/// earlier version of this zone) and its hasher state up to the first RRset that differs;
+/// returns the cache for this version (None for a zone over [`HASH_CACHE_MAX_RRSETS`]). Equal
+/// to `content_hash(zone)` whatever `previous` holds.
 pub fn content_hash_cached(
     zone: &Zone,
     previous: Option<&HashCache>,
@@ -271,13 +286,17 @@ pub fn content_hash_cached(
     if zone.rrset_count() > HASH_CACHE_MAX_RRSETS {
         return (content_hash(zone), None);
     }
-    let previous = previous
-        .filter(|cache| cache.class == zone.class)
-        .map_or(&[][..], |cache| &cache.entries[..]);
-    let mut old = previous.iter().peekable();
-    let mut hasher = hasher_for(zone);
+    let origin = zone.origin.to_lowercase().as_wire().to_vec();
+    let previous = previous.filter(|cache| cache.class == zone.class && cache.origin == origin);
+    let (old_entries, old_checkpoints) = previous.map_or((&[][..], &[][..]), |cache| {
+        (&cache.entries[..], &cache.checkpoints[..])
+    });
+    let mut old = old_entries.iter().peekable();
     let mut buffers = Buffers::default();
-    let mut entries = Vec::with_capacity(zone.rrset_count());
+    let mut entries: Vec<Arc<CachedRrset>> = Vec::with_capacity(zone.rrset_count());
+    // Until the first RRset that differs from `previous`, nothing is hashed: the saved states
+    // cover that prefix.
+    let mut hashing: Option<Resumed> = None;
     for (owner, rtype, rrset) in zone.shared_rrsets() {
         // The common case, an untouched RRset at the same place in both: no name ordering.
         let same = |e: &&Arc<CachedRrset>| {
@@ -286,6 +305,9 @@ pub fn content_hash_cached(
         let hit = match old.next_if(same) {
             Some(cached) => Some(cached),
             None => {
+                if hashing.is_none() {
+                    hashing = Some(Resumed::at(zone, old_checkpoints, &entries));
+                }
                 while old
                     .next_if(|e| (&e.owner, e.rtype) < (owner, rtype))
                     .is_some()
@@ -313,16 +335,70 @@ pub fn content_hash_cached(
                 })
             }
         };
-        hasher.update(&entry.bytes);
+        if let Some(hashing) = &mut hashing {
+            hashing.feed(entries.len(), &entry);
+        }
         entries.push(entry);
     }
+    // Fewer RRsets than before (the tail removed), or none changed: resume at the end.
+    let hashing = match hashing {
+        Some(hashing) => hashing,
+        None => Resumed::at(zone, old_checkpoints, &entries),
+    };
+    let Resumed {
+        hasher,
+        checkpoints,
+        ..
+    } = hashing;
     (
         ContentHash(hasher.finalize().into()),
         Some(HashCache {
             class: zone.class,
+            origin,
             entries,
+            checkpoints,
         }),
     )
+}
+
+/// A content hash under way, resumed from a saved state and saving new ones as it goes.
+struct Resumed {
+    hasher: Sha256,
+    checkpoints: Vec<(usize, Sha256)>,
+    /// Bytes hashed since the last saved state.
+    since: usize,
+}
+
+impl Resumed {
+    /// Resumes after `prefix`, RRsets equal to the first ones of the version whose saved states
+    /// are `saved`: from the last state within the prefix (or the start), re-hashing the
+    /// prefix's RRsets after it.
+    fn at(zone: &Zone, saved: &[(usize, Sha256)], prefix: &[Arc<CachedRrset>]) -> Resumed {
+        let kept = saved.partition_point(|(index, _)| *index <= prefix.len());
+        let (from, hasher) = match kept.checked_sub(1).and_then(|last| saved.get(last)) {
+            Some((index, state)) => (*index, state.clone()),
+            None => (0, hasher_for(zone)),
+        };
+        let mut resumed = Resumed {
+            hasher,
+            checkpoints: saved[..kept].to_vec(),
+            since: 0,
+        };
+        for (index, entry) in prefix.iter().enumerate().skip(from) {
+            resumed.feed(index, entry);
+        }
+        resumed
+    }
+
+    /// Hashes `entry`, the `index`th RRset, saving the state before it when due.
+    fn feed(&mut self, index: usize, entry: &CachedRrset) {
+        if self.since >= CHECKPOINT_BYTES {
+            self.checkpoints.push((index, self.hasher.clone()));
+            self.since = 0;
+        }
+        self.hasher.update(&entry.bytes);
+        self.since += entry.bytes.len();
+    }
 }
 
 /// A zone's SHA-256 content hash. Prints as 64 lowercase hex digits and parses back from them.
@@ -409,6 +485,98 @@ mod tests {
                 },
             ),
         ]
+    }
+
+    /// A zone of `count` A RRsets, `host-NNN.example.com.`, plus the apex SOA and NS.
+    fn hosts(count: u8) -> Zone {
+        let mut records = base();
+        let owners: Vec<String> = (0..count)
+            .map(|i| format!("host-{i:03}.example.com."))
+            .collect();
+        for (i, owner) in owners.iter().enumerate() {
+            records.push((owner.as_str(), 300, a(i as u8)));
+        }
+        zone(&records)
+    }
+
+    #[test]
+    fn resumed_hashes_equal_the_full_hash_wherever_the_change_is() {
+        let mut current = hosts(200);
+        let (first, mut cache) = content_hash_cached(&current, None);
+        assert_eq!(first, content_hash(&current));
+        let saved = cache.as_ref().unwrap().checkpoints.len();
+        assert!(
+            saved >= 5,
+            "a ~10 KB zone keeps several states, not {saved}"
+        );
+        type Step = Box<dyn Fn(&mut Zone)>;
+        let ttl = |owner: &'static str, ttl: u32| -> Step {
+            Box::new(move |z: &mut Zone| {
+                if let Some(set) = z.rrset_mut(&name(owner), RType::A) {
+                    set.ttl = ttl;
+                }
+            })
+        };
+        let steps: Vec<Step> = vec![
+            ttl("host-100.example.com.", 60),
+            ttl("example.com.", 7),
+            ttl("host-000.example.com.", 61),
+            ttl("host-199.example.com.", 62),
+            // Nothing changed: the same hash from the last state.
+            Box::new(|_| {}),
+            // Added before, inside and after the saved states.
+            Box::new(|z| {
+                z.insert(name("aaa.example.com."), 300, a(1));
+            }),
+            Box::new(|z| {
+                z.insert(name("host-150a.example.com."), 300, a(2));
+            }),
+            Box::new(|z| {
+                z.insert(name("zzz.example.com."), 300, a(3));
+            }),
+            // The tail removed: the new version is a prefix of the old one.
+            Box::new(|z| {
+                z.replace_rrset(name("zzz.example.com."), RType::A, None);
+                z.replace_rrset(name("host-199.example.com."), RType::A, None);
+            }),
+            // Two changes far apart.
+            Box::new(|z| {
+                z.replace_rrset(name("host-010.example.com."), RType::A, None);
+                z.insert(name("host-180.example.com."), 300, a(9));
+            }),
+        ];
+        for (number, step) in steps.iter().enumerate() {
+            let mut next = current.clone();
+            step(&mut next);
+            let (hash, next_cache) = content_hash_cached(&next, cache.as_ref());
+            assert_eq!(hash, content_hash(&next), "step {number}");
+            // Resuming from a cache of a later version, or of an unrelated zone, is right too.
+            assert_eq!(
+                content_hash_cached(&current, next_cache.as_ref()).0,
+                content_hash(&current),
+                "step {number}, backwards"
+            );
+            assert_eq!(
+                content_hash_cached(&hosts(30), next_cache.as_ref()).0,
+                content_hash(&hosts(30))
+            );
+            current = next;
+            cache = next_cache;
+        }
+        let mut elsewhere = Zone::new(name("example.net."), Class::IN);
+        for (owner, rtype, rrset) in current.shared_rrsets() {
+            let owner = Name::from_text(
+                &owner.to_string().replace("example.com.", "example.net."),
+                None,
+            )
+            .unwrap();
+            elsewhere.replace_rrset(owner, rtype, Some(Rrset::clone(rrset)));
+        }
+        assert_eq!(
+            content_hash_cached(&elsewhere, cache.as_ref()).0,
+            content_hash(&elsewhere),
+            "another origin's states are not reused"
+        );
     }
 
     #[test]
