@@ -258,6 +258,38 @@ pub struct HashCache {
     checkpoints: Vec<(usize, Sha256)>,
 }
 
+impl HashCache {
+    /// The cache of `zone`, the cached version with only its SOA serial changed (as
+    /// [`crate::state::with_serial`] does): serials are hashed as zero, so every byte and saved
+    /// state stays valid; the apex SOA entry takes the new RRset, so the next version made from
+    /// `zone` finds it unchanged and resumes after it.
+    pub fn restamped(mut self, zone: &Zone) -> HashCache {
+        let stamped = zone.shared_rrset(&zone.origin, RType::SOA);
+        let apex = self
+            .entries
+            .iter_mut()
+            .find(|e| e.rtype == RType::SOA && e.owner == zone.origin);
+        if let (Some(rrset), Some(entry)) = (stamped, apex) {
+            *entry = Arc::new(CachedRrset {
+                owner: entry.owner.clone(),
+                rtype: RType::SOA,
+                rrset: Arc::clone(rrset),
+                bytes: entry.bytes.clone(),
+            });
+        }
+        self
+    }
+
+    /// Whether the cached apex SOA is `zone`'s own RRset (what [`HashCache::restamped`] ensures).
+    #[cfg(test)]
+    pub(crate) fn follows_serial_of(&self, zone: &Zone) -> bool {
+        let soa = zone.shared_rrset(&zone.origin, RType::SOA);
+        self.entries
+            .iter()
+            .any(|e| soa.is_some_and(|soa| Arc::ptr_eq(&e.rrset, soa)))
+    }
+}
+
 #[derive(Debug)]
 struct CachedRrset {
     owner: Name,
@@ -560,8 +592,16 @@ mod tests {
                 content_hash_cached(&hosts(30), next_cache.as_ref()).0,
                 content_hash(&hosts(30))
             );
-            current = next;
-            cache = next_cache;
+            // A new serial, as each version gets: the cache follows it, and stays right.
+            let stamped = crate::state::with_serial(next, 1000 + number as u32);
+            let restamped = next_cache.map(|cache| cache.restamped(&stamped));
+            assert!(restamped.as_ref().unwrap().follows_serial_of(&stamped));
+            assert_eq!(
+                content_hash_cached(&stamped, restamped.as_ref()).0,
+                content_hash(&stamped)
+            );
+            current = stamped;
+            cache = restamped;
         }
         let mut elsewhere = Zone::new(name("example.net."), Class::IN);
         for (owner, rtype, rrset) in current.shared_rrsets() {

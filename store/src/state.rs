@@ -839,6 +839,7 @@ impl ZoneStore {
             None => first_serial(policy, time, submitted.unwrap_or(1)),
         };
         let new_zone = with_serial(new_zone, serial);
+        let hashes = hashes.map(|cache| cache.restamped(&new_zone));
         let diff = live.map(|current| diff(current, &new_zone));
         let summary = match &diff {
             Some(diff) => diff.summary(),
@@ -1215,6 +1216,12 @@ mod tests {
             .0
             .expect("batch applies");
         assert_eq!((second.version, second.serial), (Some(2), Some(6)));
+        // The next change resumes its content hash after the apex: the cache follows the serial.
+        let slot = store.current("example.com.").unwrap();
+        let (Some(cache), Some(zone)) = (&slot.hashes, &slot.zone) else {
+            panic!("the zone and its hash cache are kept");
+        };
+        assert!(cache.follows_serial_of(zone));
 
         let bad = Command::ChangeRecords {
             zone: "example.com.".to_owned(),

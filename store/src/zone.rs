@@ -112,8 +112,7 @@ impl Zone {
     }
 
     pub fn rrset(&self, owner: &Name, rtype: RType) -> Option<&Rrset> {
-        // BTreeMap lookups need an owned key; RRset lookups are not on the query path.
-        self.rrsets.get(&(owner.clone(), rtype)).map(|set| &**set)
+        self.shared_rrset(owner, rtype).map(|set| &**set)
     }
 
     /// The RRset at `owner`/`rtype` to change in place (copied first if another zone shares it).
@@ -128,6 +127,12 @@ impl Zone {
         self.rrsets
             .iter()
             .map(|((name, rtype), set)| (name, *rtype, &**set))
+    }
+
+    /// One RRset, as shared with copies of this zone.
+    pub fn shared_rrset(&self, owner: &Name, rtype: RType) -> Option<&Arc<Rrset>> {
+        // BTreeMap lookups need an owned key; RRset lookups are not on the query path.
+        self.rrsets.get(&(owner.clone(), rtype))
     }
 
     /// All RRsets in canonical order, as shared with copies of this zone.
