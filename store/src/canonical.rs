@@ -41,6 +41,7 @@ use nebula_wire::codec::Writer;
 use nebula_wire::{Class, Name, RData, RType, Record};
 use sha2::{Digest, Sha256};
 
+use crate::versions::unstamped;
 use crate::zone::{Rrset, Zone};
 
 /// Tag hashed first, so a later change of layout can never collide with this one.
@@ -262,14 +263,21 @@ impl HashCache {
     /// The cache of `zone`, the cached version with only its SOA serial changed (as
     /// [`crate::state::with_serial`] does): serials are hashed as zero, so every byte and saved
     /// state stays valid; the apex SOA entry takes the new RRset, so the next version made from
-    /// `zone` finds it unchanged and resumes after it.
+    /// `zone` finds it unchanged and resumes after it. An apex SOA that differs in more than its
+    /// serial is left out of the cache (the next hash encodes it again), never mislabelled.
     pub fn restamped(mut self, zone: &Zone) -> HashCache {
         let stamped = zone.shared_rrset(&zone.origin, RType::SOA);
         let apex = self
             .entries
             .iter_mut()
             .find(|e| e.rtype == RType::SOA && e.owner == zone.origin);
+        let serial_only = |old: &Rrset, new: &Rrset| {
+            unstamped(old.clone(), RType::SOA) == unstamped(new.clone(), RType::SOA)
+        };
         if let (Some(rrset), Some(entry)) = (stamped, apex) {
+            if !serial_only(&entry.rrset, rrset) {
+                return self;
+            }
             *entry = Arc::new(CachedRrset {
                 owner: entry.owner.clone(),
                 rtype: RType::SOA,
@@ -603,6 +611,22 @@ mod tests {
             current = stamped;
             cache = restamped;
         }
+        // An SOA changed in more than its serial is not taken for the cached one.
+        let mut other = current.clone();
+        let origin = other.origin.clone();
+        if let Some(set) = other.rrset_mut(&origin, RType::SOA) {
+            for rdata in &mut set.rdatas {
+                if let RData::Soa(soa) = rdata {
+                    soa.refresh += 1;
+                }
+            }
+        }
+        let kept = cache.clone().map(|cache| cache.restamped(&other));
+        assert!(!kept.as_ref().unwrap().follows_serial_of(&other));
+        assert_eq!(
+            content_hash_cached(&other, kept.as_ref()).0,
+            content_hash(&other)
+        );
         let mut elsewhere = Zone::new(name("example.net."), Class::IN);
         for (owner, rtype, rrset) in current.shared_rrsets() {
             let owner = Name::from_text(

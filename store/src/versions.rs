@@ -65,7 +65,7 @@ fn as_delta(key: &str, hash: &str, body: &[u8]) -> Result<Option<Delta>, DbError
 }
 
 /// The SOA serial as stored: zero (the serial lives in the history row).
-fn unstamped(mut rrset: crate::Rrset, rtype: RType) -> crate::Rrset {
+pub(crate) fn unstamped(mut rrset: crate::Rrset, rtype: RType) -> crate::Rrset {
     if rtype == RType::SOA {
         for rdata in &mut rrset.rdatas {
             if let RData::Soa(soa) = rdata {
