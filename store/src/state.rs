@@ -628,13 +628,17 @@ impl ZoneStore {
         for (cf, key, value) in extra {
             batch.put(*cf, key, value)?;
         }
-        let digest = command_digest(stamped);
-        if let Some(key) = &stamped.idempotency_key {
+        // Only a keyed request is compared with a later one: hashing the others is wasted work.
+        let digest = stamped
+            .idempotency_key
+            .as_ref()
+            .map(|_| command_digest(stamped));
+        if let (Some(key), Some(digest)) = (&stamped.idempotency_key, &digest) {
             if let Some(record) = self
                 .db
                 .get_json::<IdempotencyRecord>(Cf::State, &idem_key(key))?
             {
-                let result = if record.digest == digest {
+                let result = if record.digest == *digest {
                     record.result.map(|mut r| {
                         r.outcome = Outcome::Replayed;
                         r
@@ -676,7 +680,7 @@ impl ZoneStore {
             r.audit_seq = audit_seq;
             r
         });
-        if let Some(key) = &stamped.idempotency_key {
+        if let (Some(key), Some(digest)) = (&stamped.idempotency_key, digest) {
             let record = IdempotencyRecord {
                 digest,
                 result: result.clone(),
