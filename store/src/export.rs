@@ -26,18 +26,22 @@ use std::io;
 
 use nebula_wire::{RType, Record};
 
-use crate::canonical::{canonical_rrsets, content_hash, CanonicalRrset};
+use crate::canonical::{canonical_rrsets, content_hash, CanonicalRrset, ContentHash};
 use crate::zone::Zone;
 
 /// Writes `zone` as a master file to `out` (buffer `out` for large zones: one write per record).
 pub fn write_master_file<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<()> {
+    write_hashed(zone, &content_hash(zone), out)
+}
+
+/// [`write_master_file`] of a zone whose content hash the caller knows already.
+fn write_hashed<W: io::Write>(zone: &Zone, hash: &ContentHash, out: &mut W) -> io::Result<()> {
     writeln!(
         out,
-        "; {} {}, {} records, content hash {}",
+        "; {} {}, {} records, content hash {hash}",
         zone.origin,
         zone.class,
         zone.record_count(),
-        content_hash(zone)
     )?;
     write_body(zone, out)
 }
@@ -61,9 +65,15 @@ pub fn write_body<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<()> {
 
 /// The master file as a string.
 pub fn to_master_file(zone: &Zone) -> String {
+    to_master_file_hashed(zone, &content_hash(zone))
+}
+
+/// [`to_master_file`] of a zone whose content hash (`hash`) the caller knows already: a stored
+/// full version, whose hash the version's key is.
+pub(crate) fn to_master_file_hashed(zone: &Zone, hash: &ContentHash) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail, and every piece written is UTF-8 text.
-    let _ = write_master_file(zone, &mut out);
+    let _ = write_hashed(zone, hash, &mut out);
     String::from_utf8_lossy(&out).into_owned()
 }
 

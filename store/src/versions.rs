@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::{content_hash, ContentHash};
 use crate::db::{Batch, Cf, Db, DbError};
 use crate::diff::ZoneDiff;
-use crate::export::{to_master_file, write_body};
+use crate::export::{to_master_file_hashed, write_body};
 use crate::master;
 use crate::zone::Zone;
 
@@ -119,7 +119,13 @@ pub fn store(
             delta.depth,
         ),
         None => (
-            to_master_file(&crate::state::with_serial(zone.clone(), 0)).into_bytes(),
+            to_master_file_hashed(
+                &crate::state::with_serial(zone.clone(), 0),
+                &hash
+                    .parse::<ContentHash>()
+                    .map_err(|e| corrupt(key, hash, e.to_string()))?,
+            )
+            .into_bytes(),
             0,
         ),
     };
