@@ -41,7 +41,6 @@ use nebula_wire::codec::Writer;
 use nebula_wire::{Class, Name, RData, RType, Record};
 use sha2::{Digest, Sha256};
 
-use crate::versions::unstamped;
 use crate::zone::{Rrset, Zone};
 
 /// Tag hashed first, so a later change of layout can never collide with this one.
@@ -220,6 +219,19 @@ fn write_canonical_rrset(
         record.extend_from_slice(&rdata_wire[start..end]);
         sink(record);
     }
+}
+
+/// `rrset` of type `rtype` with any SOA serial set to zero, as hashed (and as stored, the serial
+/// living in the history row).
+pub(crate) fn unstamped(mut rrset: Rrset, rtype: RType) -> Rrset {
+    if rtype == RType::SOA {
+        for rdata in &mut rrset.rdatas {
+            if let RData::Soa(soa) = rdata {
+                soa.serial = 0;
+            }
+        }
+    }
+    rrset
 }
 
 fn hasher_for(zone: &Zone) -> Sha256 {

@@ -19,10 +19,10 @@
 //! same bytes for the same applied entry. Bodies are never deleted, so a base always exists,
 //! and a body is only written when its hash is new, so chains cannot form cycles.
 
-use nebula_wire::{Name, RData, RType};
+use nebula_wire::{Name, RType};
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{content_hash, ContentHash};
+use crate::canonical::{content_hash, unstamped, ContentHash};
 use crate::db::{Batch, Cf, Db, DbError};
 use crate::diff::ZoneDiff;
 use crate::export::{to_master_file_hashed, write_body};
@@ -62,18 +62,6 @@ fn as_delta(key: &str, hash: &str, body: &[u8]) -> Result<Option<Delta>, DbError
     serde_json::from_slice(body)
         .map(Some)
         .map_err(|e| corrupt(key, hash, format!("unreadable delta: {e}")))
-}
-
-/// The SOA serial as stored: zero (the serial lives in the history row).
-pub(crate) fn unstamped(mut rrset: crate::Rrset, rtype: RType) -> crate::Rrset {
-    if rtype == RType::SOA {
-        for rdata in &mut rrset.rdatas {
-            if let RData::Soa(soa) = rdata {
-                soa.serial = 0;
-            }
-        }
-    }
-    rrset
 }
 
 /// The version a new one is made from: its content hash, and its chain depth if the caller
