@@ -629,11 +629,11 @@ impl ZoneStore {
             batch.put(*cf, key, value)?;
         }
         // Only a keyed request is compared with a later one: hashing the others is wasted work.
-        let digest = stamped
+        let keyed = stamped
             .idempotency_key
             .as_ref()
-            .map(|_| command_digest(stamped));
-        if let (Some(key), Some(digest)) = (&stamped.idempotency_key, &digest) {
+            .map(|key| (key, command_digest(stamped)));
+        if let Some((key, digest)) = &keyed {
             if let Some(record) = self
                 .db
                 .get_json::<IdempotencyRecord>(Cf::State, &idem_key(key))?
@@ -680,7 +680,7 @@ impl ZoneStore {
             r.audit_seq = audit_seq;
             r
         });
-        if let (Some(key), Some(digest)) = (&stamped.idempotency_key, digest) {
+        if let Some((key, digest)) = keyed {
             let record = IdempotencyRecord {
                 digest,
                 result: result.clone(),
