@@ -23,6 +23,7 @@ pub mod master;
 pub mod meta;
 pub mod records;
 pub mod serial;
+pub mod sha256;
 pub mod snapshot;
 #[cfg(feature = "db")]
 pub mod state;

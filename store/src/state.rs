@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use nebula_wire::{Name, RData, RType};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::canonical::{content_hash_cached, HashCache};
 use crate::db::{decode_json, Batch, Cf, Db, DbError};
@@ -24,6 +23,7 @@ use crate::master;
 use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord, Upstream};
 pub use crate::meta::{list_tokens, read_token};
 use crate::serial::{first_serial, next_serial, SerialPolicy};
+use crate::sha256::Sha256;
 use crate::validate::{has_errors, validate};
 use crate::versions;
 use crate::zone::Zone;
