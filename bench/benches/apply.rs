@@ -1,7 +1,7 @@
 //! Criterion micro-benchmarks of what every node does for one replicated record change, on the
 //! zone `raft_write` writes to (100 TXT names): the state machine's apply (plan, validation,
 //! content hash, version store, one RocksDB batch, unsynced) and the data plane's compile of
-//! the new version, then the pieces one by one. Run with
+//! the new version from the served one, then the pieces one by one. Run with
 //! `cargo bench -p nebula-bench --bench apply` (`-- --test` for a one-iteration smoke run).
 
 // A benchmark, not a server path: a failed setup or a refused write stops it loudly.
@@ -65,13 +65,17 @@ fn apply(c: &mut Criterion) {
     c.bench_function("apply/change_one_rrset", |b| {
         b.iter(|| black_box(step(&mut store)))
     });
+    // What a node does per write when writes come one at a time: apply, then compile the new
+    // version from the served one (the state machine's publish).
+    let mut served = ZoneSnapshot::compile_next(store.served().next().unwrap(), None);
     c.bench_function("apply/change_and_compile", |b| {
         b.iter(|| {
             for change in &step(&mut store) {
                 if let Some(zone) = &change.zone {
-                    black_box(ZoneSnapshot::compile(zone));
+                    served = ZoneSnapshot::compile_next(zone, Some(&served));
                 }
             }
+            black_box(served.serial())
         })
     });
     let zone = store.served().next().cloned().unwrap();
@@ -79,6 +83,10 @@ fn apply(c: &mut Criterion) {
     let next = changes[0].zone.clone().unwrap();
     c.bench_function("apply/compile", |b| {
         b.iter(|| ZoneSnapshot::compile(black_box(&zone)))
+    });
+    let compiled = ZoneSnapshot::compile_next(&zone, None);
+    c.bench_function("apply/compile_next", |b| {
+        b.iter(|| ZoneSnapshot::compile_next(black_box(&next), Some(&compiled)))
     });
     c.bench_function("apply/validate", |b| {
         b.iter(|| validate(black_box(&zone), None))

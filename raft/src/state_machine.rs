@@ -75,7 +75,7 @@ impl StateMachine {
         let store = ZoneStore::open(db.clone())?;
         let snapshots: Vec<Arc<ZoneSnapshot>> = store
             .served()
-            .map(|z| Arc::new(ZoneSnapshot::compile(z)))
+            .map(|z| Arc::new(ZoneSnapshot::compile_next(z, None)))
             .collect();
         catalog.rcu(|current| {
             let mut next = Catalog::clone(current);
@@ -127,14 +127,18 @@ pub(crate) fn publish(catalog: &ArcSwap<Catalog>, changes: &[ZoneChange]) -> Opt
             last.push(change);
         }
     }
+    // Each compile starts from the served snapshot of the zone: only changed names are rebuilt.
+    let served = catalog.load();
     let compiled: Vec<(Vec<u8>, Option<Arc<ZoneSnapshot>>)> = last
         .into_iter()
         .map(|c| {
             let key = c.origin.to_lowercase().as_wire().to_vec();
-            (
-                key,
-                c.zone.as_ref().map(|z| Arc::new(ZoneSnapshot::compile(z))),
-            )
+            let previous = served.get(&key).map(|snapshot| &**snapshot);
+            let snapshot = c
+                .zone
+                .as_ref()
+                .map(|z| Arc::new(ZoneSnapshot::compile_next(z, previous)));
+            (key, snapshot)
         })
         .collect();
     Some(catalog.rcu(|current| {

@@ -14,6 +14,7 @@ use nebula_wire::name::{label_offsets, MAX_NAME_LEN};
 use nebula_wire::{Name, RData, RType};
 use rustc_hash::FxHashMap;
 
+use crate::diff::{diff, ZoneDiff};
 use crate::zone::{Rrset, Zone};
 
 /// One RRset of a snapshot.
@@ -49,12 +50,34 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node at `owner` holding `rrsets` (in any order).
+    fn new(owner: Name, mut rrsets: Vec<SnapshotRrset>, is_apex: bool) -> Node {
+        rrsets.sort_by_key(|s| s.rtype);
+        let is_delegation = !is_apex && rrsets.iter().any(|s| s.rtype == RType::NS);
+        Node {
+            owner,
+            rrsets: rrsets.into_boxed_slice(),
+            is_delegation,
+        }
+    }
+
     pub fn rrset(&self, rtype: RType) -> Option<&SnapshotRrset> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
     }
 
     pub fn is_empty_non_terminal(&self) -> bool {
         self.rrsets.is_empty()
+    }
+}
+
+/// The serial and the negative-answer TTL (RFC 2308 §5) of the zone's apex SOA; zeros without one.
+fn soa_numbers(zone: &Zone) -> (u32, u32) {
+    match zone.rrset(&zone.origin, RType::SOA) {
+        Some(set) => match set.rdatas.first() {
+            Some(RData::Soa(soa)) => (soa.serial, soa.minimum.min(set.ttl)),
+            _ => (0, 0),
+        },
+        None => (0, 0),
     }
 }
 
@@ -96,10 +119,15 @@ pub enum Lookup<'z> {
 pub struct ZoneSnapshot {
     origin: Name,
     origin_key: Box<[u8]>,
-    nodes: FxHashMap<Box<[u8]>, Node>,
+    /// Keys and nodes are shared with the snapshot this one was updated from
+    /// ([`ZoneSnapshot::compile_next`]): the next version copies references, not nodes.
+    nodes: FxHashMap<Arc<[u8]>, Arc<Node>>,
     serial: u32,
     /// The TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     negative_ttl: u32,
+    /// The zone version compiled, when the caller shared it: the next version's compile starts
+    /// from its differences to this one.
+    source: Option<Arc<Zone>>,
 }
 
 impl ZoneSnapshot {
@@ -107,9 +135,9 @@ impl ZoneSnapshot {
     /// still compiles (serial 0) so a caller can decide what to do with it.
     pub fn compile(zone: &Zone) -> ZoneSnapshot {
         let origin_key: Box<[u8]> = zone.origin.to_lowercase().as_wire().into();
-        let mut grouped: FxHashMap<Box<[u8]>, (Name, Vec<SnapshotRrset>)> = FxHashMap::default();
+        let mut grouped: FxHashMap<Arc<[u8]>, (Name, Vec<SnapshotRrset>)> = FxHashMap::default();
         for (owner, rtype, rrset) in zone.shared_rrsets() {
-            let key: Box<[u8]> = owner.to_lowercase().as_wire().into();
+            let key: Arc<[u8]> = owner.to_lowercase().as_wire().into();
             let entry = grouped
                 .entry(key)
                 .or_insert_with(|| (owner.clone(), Vec::new()));
@@ -127,7 +155,7 @@ impl ZoneSnapshot {
                 if !name.is_subdomain_of(&zone.origin) {
                     break;
                 }
-                let key: Box<[u8]> = name.to_lowercase().as_wire().into();
+                let key: Arc<[u8]> = name.to_lowercase().as_wire().into();
                 if grouped.contains_key(&key) {
                     break;
                 }
@@ -136,32 +164,100 @@ impl ZoneSnapshot {
             }
         }
         let mut nodes = FxHashMap::with_capacity_and_hasher(grouped.len(), Default::default());
-        for (key, (owner, mut rrsets)) in grouped {
-            rrsets.sort_by_key(|s| s.rtype);
+        for (key, (owner, rrsets)) in grouped {
             let is_apex = *key == *origin_key;
-            let is_delegation = !is_apex && rrsets.iter().any(|s| s.rtype == RType::NS);
-            nodes.insert(
-                key,
-                Node {
-                    owner,
-                    rrsets: rrsets.into_boxed_slice(),
-                    is_delegation,
-                },
-            );
+            nodes.insert(key, Arc::new(Node::new(owner, rrsets, is_apex)));
         }
-        let (serial, negative_ttl) = match zone.rrset(&zone.origin, RType::SOA) {
-            Some(set) => match set.rdatas.first() {
-                Some(RData::Soa(soa)) => (soa.serial, soa.minimum.min(set.ttl)),
-                _ => (0, 0),
-            },
-            None => (0, 0),
-        };
+        let (serial, negative_ttl) = soa_numbers(zone);
         ZoneSnapshot {
             origin: zone.origin.clone(),
             origin_key,
             nodes,
             serial,
             negative_ttl,
+            source: None,
+        }
+    }
+
+    /// Compiles a shared zone version, starting from `previous` (a snapshot of an earlier
+    /// version of the same zone made by this function) when there is one: only the nodes whose
+    /// RRsets differ between the two versions are rebuilt, and the others are shared. The result
+    /// equals [`ZoneSnapshot::compile`]'s except for the letter case of empty non-terminals'
+    /// owners, which follows whichever descendant named them.
+    pub fn compile_next(zone: &Arc<Zone>, previous: Option<&ZoneSnapshot>) -> ZoneSnapshot {
+        let base = previous.and_then(|p| {
+            let source = p.source.as_ref()?;
+            (source.origin == zone.origin && source.class == zone.class).then_some((p, source))
+        });
+        let mut snapshot = match base {
+            Some((previous, source)) => {
+                let changed = diff(source, zone);
+                // Rebuilding most nodes one by one costs more than grouping them all at once.
+                if changed.changes.len() > (previous.nodes.len() / 4).max(16) {
+                    ZoneSnapshot::compile(zone)
+                } else {
+                    previous.updated(zone, &changed)
+                }
+            }
+            None => ZoneSnapshot::compile(zone),
+        };
+        snapshot.source = Some(Arc::clone(zone));
+        snapshot
+    }
+
+    /// This snapshot with the nodes at the owners `changed` names rebuilt from `zone`.
+    fn updated(&self, zone: &Zone, changed: &ZoneDiff) -> ZoneSnapshot {
+        let mut nodes = self.nodes.clone();
+        let mut owners: Vec<&Name> = changed.changes.iter().map(|c| c.owner()).collect();
+        owners.dedup();
+        for owner in owners {
+            let key: Arc<[u8]> = owner.to_lowercase().as_wire().into();
+            let rrsets: Vec<SnapshotRrset> = zone
+                .shared_rrsets_at(owner)
+                .map(|(rtype, rrset)| SnapshotRrset {
+                    rtype,
+                    ttl: rrset.ttl,
+                    rdatas: Rdatas(Arc::clone(rrset)),
+                })
+                .collect();
+            if !rrsets.is_empty() || zone.has_descendants(owner) {
+                // The owner as the zone spells it now (the first RRset's, as `compile` takes).
+                let spelled = zone.owner_as_spelled(owner).unwrap_or(owner).clone();
+                let is_apex = *key == *self.origin_key;
+                nodes.insert(key, Arc::new(Node::new(spelled, rrsets, is_apex)));
+                let mut current = owner.parent();
+                while let Some(name) = current {
+                    let key: Arc<[u8]> = name.to_lowercase().as_wire().into();
+                    if !name.is_subdomain_of(&zone.origin) || nodes.contains_key(&key) {
+                        break;
+                    }
+                    current = name.parent();
+                    nodes.insert(key, Arc::new(Node::new(name, Vec::new(), false)));
+                }
+            } else {
+                nodes.remove(&key);
+                // Empty non-terminals above it that nothing is below any more go too.
+                let mut current = owner.parent();
+                while let Some(name) = current {
+                    let key = name.to_lowercase();
+                    match nodes.get(key.as_wire()) {
+                        Some(node) if node.rrsets.is_empty() && !zone.has_descendants(&name) => {
+                            nodes.remove(key.as_wire());
+                        }
+                        _ => break,
+                    }
+                    current = name.parent();
+                }
+            }
+        }
+        let (serial, negative_ttl) = soa_numbers(zone);
+        ZoneSnapshot {
+            origin: zone.origin.clone(),
+            origin_key: self.origin_key.clone(),
+            nodes,
+            serial,
+            negative_ttl,
+            source: None,
         }
     }
 
@@ -190,15 +286,15 @@ impl ZoneSnapshot {
     /// Every node, in no particular order (a zone transfer streams them; RFC 5936 §2.2 asks
     /// only that the SOA come first and last).
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.values()
+        self.nodes.values().map(|node| &**node)
     }
 
     pub fn node(&self, lower_wire: &[u8]) -> Option<&Node> {
-        self.nodes.get(lower_wire)
+        self.nodes.get(lower_wire).map(|node| &**node)
     }
 
     pub fn apex(&self) -> Option<&Node> {
-        self.nodes.get(&self.origin_key)
+        self.node(&self.origin_key)
     }
 
     /// Looks up a lower-cased wire qname that lies in this zone (the catalog guarantees it).
@@ -212,7 +308,7 @@ impl ZoneSnapshot {
             .rev()
             .map(|&o| usize::from(o))
             .filter(|&o| o < apex_pos);
-        let mut encloser = match self.nodes.get(&qname[apex_pos..]) {
+        let mut encloser = match self.node(&qname[apex_pos..]) {
             Some(apex) => apex,
             None => return Lookup::NxDomain,
         };
@@ -227,7 +323,7 @@ impl ZoneSnapshot {
                     rrset: dname,
                 };
             }
-            let Some(node) = self.nodes.get(&qname[pos..]) else {
+            let Some(node) = self.node(&qname[pos..]) else {
                 return self.wildcard(encloser, qname, qtype);
             };
             if node.is_delegation && !(pos == 0 && qtype == RType::DS) {
@@ -255,7 +351,7 @@ impl ZoneSnapshot {
             return Lookup::NxDomain;
         }
         key[2..total].copy_from_slice(suffix);
-        match self.nodes.get(&key[..total]) {
+        match self.node(&key[..total]) {
             Some(source) => classify(source, qtype, true),
             None => Lookup::NxDomain,
         }
@@ -502,5 +598,104 @@ mod tests {
         );
         assert!(catalog.find(&key("example.org.")).is_none());
         assert_eq!(catalog.without_zone(&key("sub.example.")).len(), 1);
+    }
+
+    /// A comparable picture of a snapshot: every node by key with its owner (lower-cased:
+    /// empty non-terminals take a descendant's spelling), RRsets and zone cut flag.
+    type Picture = (Vec<(Vec<u8>, String, Vec<SnapshotRrset>, bool)>, u32, u32);
+
+    fn picture(z: &ZoneSnapshot) -> Picture {
+        let mut nodes: Vec<_> = z
+            .nodes
+            .iter()
+            .map(|(key, node)| {
+                let owner = if node.rrsets.is_empty() {
+                    node.owner.to_lowercase().to_string()
+                } else {
+                    node.owner.to_string()
+                };
+                (
+                    key.to_vec(),
+                    owner,
+                    node.rrsets.to_vec(),
+                    node.is_delegation,
+                )
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.0.cmp(&b.0));
+        (nodes, z.serial, z.negative_ttl)
+    }
+
+    /// One step of a random edit: set (or with no data, delete) the RRset of a type at a name.
+    fn arb_step() -> impl proptest::strategy::Strategy<Value = (usize, usize, Option<u8>)> {
+        (
+            0usize..OWNERS.len(),
+            0usize..3,
+            proptest::option::of(0u8..4),
+        )
+    }
+
+    /// Names in a small tree, so that edits make and unmake empty non-terminals, zone cuts and
+    /// glue, in both letter cases.
+    const OWNERS: [&str; 9] = [
+        "@", "a", "b.a", "c.b.a", "C.B.a", "x", "y.x", "z.y.x", "*.x",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn compile_next_equals_a_full_compile(
+            steps in proptest::collection::vec(proptest::collection::vec(arb_step(), 1..4), 1..40)
+        ) {
+            let origin: Name = "example.".parse().unwrap();
+            let mut current = Arc::new(zone(&["@ SOA ns hostmaster 1 7200 3600 1209600 300"]));
+            let mut snapshot = ZoneSnapshot::compile_next(&current, None);
+            for (serial, edits) in steps.into_iter().enumerate() {
+                let mut next = Zone::clone(&current);
+                for (owner, kind, data) in edits {
+                    let owner = match OWNERS[owner] {
+                        "@" => origin.clone(),
+                        relative => Name::from_text(relative, Some(&origin)).unwrap(),
+                    };
+                    let (rtype, text) = [
+                        (RType::A, "192.0.2."),
+                        (RType::NS, "ns"),
+                        (RType::TXT, "t"),
+                    ][kind];
+                    let rrset = data.map(|d| {
+                        let data = format!("{text}{d}");
+                        let tokens = tokenize(&data).unwrap();
+                        Rrset {
+                            ttl: 60 + u32::from(d),
+                            rdatas: vec![RData::from_tokens(rtype, &tokens, Some(&origin)).unwrap()],
+                        }
+                    });
+                    next.replace_rrset(owner, rtype, rrset);
+                }
+                let soa = zone(&[&format!("@ SOA ns hostmaster {} 7200 3600 1209600 300", serial + 2)]);
+                next.replace_rrset(origin.clone(), RType::SOA, soa.rrset(&origin, RType::SOA).cloned());
+                let next = Arc::new(next);
+                let updated = ZoneSnapshot::compile_next(&next, Some(&snapshot));
+                proptest::prop_assert_eq!(picture(&updated), picture(&ZoneSnapshot::compile(&next)));
+                proptest::prop_assert!(updated.source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &next)));
+                snapshot = updated;
+                current = next;
+            }
+        }
+    }
+
+    #[test]
+    fn compile_next_shares_unchanged_nodes() {
+        let first = Arc::new(zone(&[
+            "@ SOA ns hostmaster 1 7200 3600 1209600 300",
+            "a A 192.0.2.1",
+            "b A 192.0.2.2",
+        ]));
+        let before = ZoneSnapshot::compile_next(&first, None);
+        let mut second = Zone::clone(&first);
+        second.replace_rrset("b.example.".parse().unwrap(), RType::A, None);
+        let after = ZoneSnapshot::compile_next(&Arc::new(second), Some(&before));
+        let a = key("a.example.");
+        assert!(Arc::ptr_eq(&before.nodes[&a[..]], &after.nodes[&a[..]]));
+        assert!(after.node(&key("b.example.")).is_none());
     }
 }

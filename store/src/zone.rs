@@ -7,7 +7,8 @@
 //! Records of one RRset share one TTL (RFC 2181 §5.2): adding a record with a different TTL
 //! to an existing RRset is reported by the parsers, and the RRset keeps the first TTL.
 
-use std::collections::BTreeMap;
+use std::collections::{btree_map, BTreeMap};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
 use nebula_wire::{Class, Name, RData, RType, Record};
@@ -147,9 +148,36 @@ impl Zone {
         &'a self,
         owner: &'a Name,
     ) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
+        self.shared_rrsets_at(owner)
+            .map(|(rtype, set)| (rtype, &**set))
+    }
+
+    /// [`Zone::rrsets_at`], as shared with copies of this zone.
+    pub fn shared_rrsets_at<'a>(
+        &'a self,
+        owner: &'a Name,
+    ) -> impl Iterator<Item = (RType, &'a Arc<Rrset>)> + 'a {
+        self.at(owner).map(|((_, rtype), set)| (*rtype, set))
+    }
+
+    /// The owner name `owner` as the zone's first RRset there spells it (names compare
+    /// without regard to case).
+    pub fn owner_as_spelled(&self, owner: &Name) -> Option<&Name> {
+        self.at(owner).next().map(|((name, _), _)| name)
+    }
+
+    fn at(&self, owner: &Name) -> btree_map::Range<'_, (Name, RType), Arc<Rrset>> {
         self.rrsets
             .range((owner.clone(), RType(0))..=(owner.clone(), RType(u16::MAX)))
-            .map(|((_, rtype), set)| (*rtype, &**set))
+    }
+
+    /// Whether some RRset's owner lies strictly below `name`. In canonical order (RFC 4034
+    /// §6.1) a name's descendants directly follow its own RRsets.
+    pub fn has_descendants(&self, name: &Name) -> bool {
+        self.rrsets
+            .range((Excluded((name.clone(), RType(u16::MAX))), Unbounded))
+            .next()
+            .is_some_and(|((owner, _), _)| owner.is_subdomain_of(name))
     }
 
     /// Every record, RRset by RRset in canonical order.
