@@ -374,6 +374,9 @@ pub struct ZoneStore {
     zones: BTreeMap<String, Slot>,
     audit_seq: u64,
     audit_hash: String,
+    /// The configured secondaries, read on the first zone write after a meta command (only
+    /// meta commands change them) instead of on every write.
+    secondaries: Option<Vec<Secondary>>,
 }
 
 /// How the secondary-role refresher signs its writes (`secondary of <primary>`): the only author
@@ -578,6 +581,7 @@ impl ZoneStore {
             zones,
             audit_seq,
             audit_hash,
+            secondaries: None,
         })
     }
 
@@ -658,6 +662,7 @@ impl ZoneStore {
         let result = match meta::plan(&self.db, &stamped.command, stamped.time_ms)? {
             Some(Err(rejection)) => Err(rejection),
             Some(Ok(plan)) => {
+                self.secondaries = None;
                 for write in &plan.writes {
                     match write {
                         MetaWrite::Put(key, value) => batch.put(Cf::State, key, value)?,
@@ -921,9 +926,12 @@ impl ZoneStore {
         if plan.zone.is_some() {
             // Safe in a shared batch: secondaries change only by meta commands, which never
             // share one (see `batchable`).
-            let watched = meta::list_secondaries(&self.db)?
-                .iter()
-                .any(|secondary| secondary.takes(&plan.key));
+            let secondaries = match self.secondaries.take() {
+                Some(cached) => cached,
+                None => meta::list_secondaries(&self.db)?,
+            };
+            let watched = secondaries.iter().any(|s| s.takes(&plan.key));
+            self.secondaries = Some(secondaries);
             deploys::open_implicit(
                 batch,
                 &plan.key,
@@ -1366,6 +1374,28 @@ mod tests {
             .map(|d| d.id)
             .collect();
         assert_eq!(open, ["example.com.@2"]);
+
+        // The store keeps the secondaries between writes: deleting one must reach the next.
+        for name in ["other", "all"] {
+            let delete = Command::DeleteSecondary {
+                name: name.to_owned(),
+            };
+            store
+                .apply(&stamped(delete, None), &[], false)
+                .unwrap()
+                .0
+                .unwrap();
+        }
+        let add = Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![change(ChangeAction::Add, "newer", "A", Some("192.0.2.8"))],
+        };
+        store
+            .apply(&stamped(add, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        assert_eq!(deploy(&store, 3).state, DeployState::Verified);
     }
 
     #[test]
