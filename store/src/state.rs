@@ -1334,11 +1334,18 @@ mod tests {
                 .unwrap()
                 .unwrap()
         };
-        store
-            .apply(&stamped(put(ZONE), None), &[], false)
-            .unwrap()
-            .0
-            .unwrap();
+        let apply = |store: &mut ZoneStore, command: Command| {
+            store
+                .apply(&stamped(command, None), &[], false)
+                .unwrap()
+                .0
+                .unwrap();
+        };
+        let add = |owner: &str, address: &str| Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![change(ChangeAction::Add, owner, "A", Some(address))],
+        };
+        apply(&mut store, put(ZONE));
         assert_eq!(deploy(&store, 1).state, DeployState::Verified);
         assert!(deploys::open_deploys(&store.db).unwrap().is_empty());
 
@@ -1351,22 +1358,9 @@ mod tests {
                 key: None,
                 mode: Default::default(),
             };
-            let put_secondary = Command::PutSecondary { secondary };
-            store
-                .apply(&stamped(put_secondary, None), &[], false)
-                .unwrap()
-                .0
-                .unwrap();
+            apply(&mut store, Command::PutSecondary { secondary });
         }
-        let add = Command::ChangeRecords {
-            zone: "example.com.".to_owned(),
-            changes: vec![change(ChangeAction::Add, "new", "A", Some("192.0.2.7"))],
-        };
-        store
-            .apply(&stamped(add, None), &[], false)
-            .unwrap()
-            .0
-            .unwrap();
+        apply(&mut store, add("new", "192.0.2.7"));
         assert_eq!(deploy(&store, 2).state, DeployState::Pending);
         let open: Vec<String> = deploys::open_deploys(&store.db)
             .unwrap()
@@ -1377,24 +1371,10 @@ mod tests {
 
         // The store keeps the secondaries between writes: deleting one must reach the next.
         for name in ["other", "all"] {
-            let delete = Command::DeleteSecondary {
-                name: name.to_owned(),
-            };
-            store
-                .apply(&stamped(delete, None), &[], false)
-                .unwrap()
-                .0
-                .unwrap();
+            let name = name.to_owned();
+            apply(&mut store, Command::DeleteSecondary { name });
         }
-        let add = Command::ChangeRecords {
-            zone: "example.com.".to_owned(),
-            changes: vec![change(ChangeAction::Add, "newer", "A", Some("192.0.2.8"))],
-        };
-        store
-            .apply(&stamped(add, None), &[], false)
-            .unwrap()
-            .0
-            .unwrap();
+        apply(&mut store, add("newer", "192.0.2.8"));
         assert_eq!(deploy(&store, 3).state, DeployState::Verified);
     }
 
