@@ -212,17 +212,21 @@ impl ZoneSnapshot {
         owners.dedup();
         for owner in owners {
             let key: Arc<[u8]> = owner.to_lowercase().as_wire().into();
-            let rrsets: Vec<SnapshotRrset> = zone
-                .shared_rrsets_at(owner)
-                .map(|(rtype, rrset)| SnapshotRrset {
+            // The owner as the zone spells it now (the first RRset's, as `compile` takes).
+            let mut spelled = owner;
+            let mut rrsets: Vec<SnapshotRrset> = Vec::new();
+            for (name, rtype, rrset) in zone.shared_rrsets_at(owner) {
+                if rrsets.is_empty() {
+                    spelled = name;
+                }
+                rrsets.push(SnapshotRrset {
                     rtype,
                     ttl: rrset.ttl,
                     rdatas: Rdatas(Arc::clone(rrset)),
-                })
-                .collect();
+                });
+            }
             if !rrsets.is_empty() || zone.has_descendants(owner) {
-                // The owner as the zone spells it now (the first RRset's, as `compile` takes).
-                let spelled = zone.owner_as_spelled(owner).unwrap_or(owner).clone();
+                let spelled = spelled.clone();
                 let is_apex = *key == *self.origin_key;
                 nodes.insert(key, Arc::new(Node::new(spelled, rrsets, is_apex)));
                 let mut current = owner.parent();

@@ -926,12 +926,14 @@ impl ZoneStore {
         if plan.zone.is_some() {
             // Safe in a shared batch: secondaries change only by meta commands, which never
             // share one (see `batchable`).
-            let secondaries = match self.secondaries.take() {
-                Some(cached) => cached,
-                None => meta::list_secondaries(&self.db)?,
-            };
-            let watched = secondaries.iter().any(|s| s.takes(&plan.key));
-            self.secondaries = Some(secondaries);
+            if self.secondaries.is_none() {
+                self.secondaries = Some(meta::list_secondaries(&self.db)?);
+            }
+            let watched = self
+                .secondaries
+                .iter()
+                .flatten()
+                .any(|s| s.takes(&plan.key));
             deploys::open_implicit(
                 batch,
                 &plan.key,

@@ -149,21 +149,17 @@ impl Zone {
         owner: &'a Name,
     ) -> impl Iterator<Item = (RType, &'a Rrset)> + 'a {
         self.shared_rrsets_at(owner)
-            .map(|(rtype, set)| (rtype, &**set))
+            .map(|(_, rtype, set)| (rtype, &**set))
     }
 
-    /// [`Zone::rrsets_at`], as shared with copies of this zone.
+    /// [`Zone::rrsets_at`], as shared with copies of this zone, each with its owner as the zone
+    /// spells it (names compare without regard to case).
     pub fn shared_rrsets_at<'a>(
         &'a self,
         owner: &'a Name,
-    ) -> impl Iterator<Item = (RType, &'a Arc<Rrset>)> + 'a {
-        self.at(owner).map(|((_, rtype), set)| (*rtype, set))
-    }
-
-    /// The owner name `owner` as the zone's first RRset there spells it (names compare
-    /// without regard to case).
-    pub fn owner_as_spelled(&self, owner: &Name) -> Option<&Name> {
-        self.at(owner).next().map(|((name, _), _)| name)
+    ) -> impl Iterator<Item = (&'a Name, RType, &'a Arc<Rrset>)> + 'a {
+        self.at(owner)
+            .map(|((name, rtype), set)| (name, *rtype, set))
     }
 
     fn at(&self, owner: &Name) -> btree_map::Range<'_, (Name, RType), Arc<Rrset>> {
