@@ -182,8 +182,11 @@ impl ZoneSnapshot {
     /// Compiles a shared zone version, starting from `previous` (a snapshot of an earlier
     /// version of the same zone made by this function) when there is one: only the nodes whose
     /// RRsets differ between the two versions are rebuilt, and the others are shared. The result
-    /// equals [`ZoneSnapshot::compile`]'s except for the letter case of empty non-terminals'
-    /// owners, which follows whichever descendant named them.
+    /// equals [`ZoneSnapshot::compile`]'s except in the letter case of owner names. An empty
+    /// non-terminal's follows whichever descendant named it. A node whose RRsets are unchanged
+    /// keeps its spelling even if a change re-spelled its owner: like the content hash and the
+    /// diff, the snapshot does not count letter case alone as a change (RFC 4343: names compare
+    /// without it).
     pub fn compile_next(zone: &Arc<Zone>, previous: Option<&ZoneSnapshot>) -> ZoneSnapshot {
         let base = previous.and_then(|p| {
             let source = p.source.as_ref()?;
@@ -604,8 +607,8 @@ mod tests {
         assert_eq!(catalog.without_zone(&key("sub.example.")).len(), 1);
     }
 
-    /// A comparable picture of a snapshot: every node by key with its owner (lower-cased:
-    /// empty non-terminals take a descendant's spelling), RRsets and zone cut flag.
+    /// A comparable picture of a snapshot: every node by key with its owner (lower-cased: see
+    /// `compile_next` on letter case), RRsets and zone cut flag.
     type Picture = (Vec<(Vec<u8>, String, Vec<SnapshotRrset>, bool)>, u32, u32);
 
     fn picture(z: &ZoneSnapshot) -> Picture {
@@ -613,14 +616,9 @@ mod tests {
             .nodes
             .iter()
             .map(|(key, node)| {
-                let owner = if node.rrsets.is_empty() {
-                    node.owner.to_lowercase().to_string()
-                } else {
-                    node.owner.to_string()
-                };
                 (
                     key.to_vec(),
-                    owner,
+                    node.owner.to_lowercase().to_string(),
                     node.rrsets.to_vec(),
                     node.is_delegation,
                 )
