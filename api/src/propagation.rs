@@ -16,7 +16,7 @@ use nebula_store::deploys::{
 use nebula_store::meta::list_upstreams;
 use nebula_store::records::{PeerAddr, Secondary, SecondaryMode, Upstream};
 use nebula_store::serial::serial_gt;
-use nebula_store::state::{read_head, Command, Role};
+use nebula_store::state::{now_ms, read_head, Command, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -116,12 +116,6 @@ pub struct ZonePropagation {
     /// The deploy of the current version.
     #[schema(value_type = Option<Object>)]
     pub deploy: Option<DeployRecord>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[utoipa::path(get, path = "/api/v1/zones/{zone}/propagation", params(("zone" = String, Path), ReadParams),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nebula_raft::{Cluster, ClusterStatus, NodeInfo};
 use nebula_store::diff::diff;
-use nebula_store::export::to_master_file;
+use nebula_store::export::{to_master_file, to_master_file_hashed};
 use nebula_store::format::{from_document, to_document, RecordEntry, Ttl, ZoneDocument};
 use nebula_store::meta::{
     list_tsig_keys, read_tsig_key, PeerAddr, Secondary, SecondaryMode, TsigKeyRecord,
@@ -474,10 +474,10 @@ pub async fn export_zone(
     Path(zone): Path<String>,
     Query(params): Query<ReadParams>,
 ) -> Result<Response, ApiError> {
-    let (_, current) = current_zone(&state, &headers, &zone, params.stale).await?;
+    let (head, current) = current_zone(&state, &headers, &zone, params.stale).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        to_master_file(&current),
+        to_master_file_hashed(&current, &head.hash),
     )
         .into_response())
 }
@@ -582,12 +582,12 @@ pub async fn version(
 ) -> Result<Response, ApiError> {
     let (_, key) = state.authorize_zone(&headers, Role::Viewer, &zone)?;
     barrier(&state, params.stale).await?;
-    let (_, content) = read_version(state.cluster.db(), &key, version)?.ok_or_else(|| {
+    let (entry, content) = read_version(state.cluster.db(), &key, version)?.ok_or_else(|| {
         ApiError::not_found(format!("zone {key} has no version {version} with content"))
     })?;
     Ok((
         [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        to_master_file(&content),
+        to_master_file_hashed(&content, &entry.hash),
     )
         .into_response())
 }

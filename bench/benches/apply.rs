@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use nebula_store::canonical::content_hash;
+use nebula_store::canonical::{content_hash, HashFormat};
 use nebula_store::db::Db;
 use nebula_store::diff::diff;
 use nebula_store::snapshot::ZoneSnapshot;
@@ -24,7 +24,7 @@ const KEYS: u64 = 100;
 
 fn stamped(n: u64, command: serde_json::Value) -> Stamped {
     serde_json::from_value(
-        json!({"time_ms": 1_795_694_400_000u64 + n, "author": "bench", "command": command}),
+        json!({"time_ms": 1_795_694_400_000u64 + n, "author": "bench", "hash_format": HashFormat::CURRENT, "command": command}),
     )
     .unwrap()
 }
@@ -92,7 +92,7 @@ fn apply(c: &mut Criterion) {
         b.iter(|| validate(black_box(&zone), None))
     });
     c.bench_function("apply/content_hash_full", |b| {
-        b.iter(|| content_hash(black_box(&zone)))
+        b.iter(|| content_hash(HashFormat::CURRENT, black_box(&zone)))
     });
     c.bench_function("apply/diff", |b| {
         b.iter(|| diff(black_box(&zone), black_box(&next)))

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nebula_store::canonical::{canonical_wire, content_hash};
+use nebula_store::canonical::{canonical_wire, content_hash, HashFormat};
 use nebula_store::export::to_master_file;
 use nebula_store::master::parse_str;
 use nebula_wire::Name;
@@ -30,5 +30,7 @@ fuzz_target!(|data: &[u8]| {
             && again.zone.class == parsed.zone.class,
         "export changed the zone\n--- input:\n{text}\n--- export:\n{exported}"
     );
-    assert_eq!(content_hash(&again.zone), content_hash(&parsed.zone));
+    for format in [HashFormat::V1, HashFormat::V2] {
+        assert_eq!(content_hash(format, &again.zone), content_hash(format, &parsed.zone));
+    }
 });

@@ -15,7 +15,8 @@
 //! Problems without a place in the file (a missing SOA) start with `zone example.com/IN:` as
 //! BIND's post-load checks do. A good zone prints its warnings, if any, and one summary line
 //! with the serial, the record count and the content hash that identifies the zone version
-//! (`nebula_store::canonical::content_hash`), and exits 0; a bad one exits 1. `--quiet` prints
+//! (`nebula_store::canonical::content_hash` in the format a zone created now takes), and exits
+//! 0; a bad one exits 1. `--quiet` prints
 //! nothing, like `named-checkzone -q`.
 
 use std::path::{Path, PathBuf};
@@ -123,7 +124,10 @@ impl Report {
         match &self.zone {
             Some(zone) => {
                 let serial = zone.soa().map_or(0, |soa| soa.serial);
-                let hash = nebula_store::canonical::content_hash(zone);
+                let hash = nebula_store::canonical::content_hash(
+                    nebula_store::canonical::HashFormat::CURRENT,
+                    zone,
+                );
                 format!(
                     "{label}: loaded serial {serial}, {} records, content hash {hash}",
                     zone.record_count()

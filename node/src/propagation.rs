@@ -26,7 +26,7 @@ use nebula_store::deploys::{
 use nebula_store::records::{Secondary, SecondaryMode};
 use nebula_store::serial::serial_gt;
 use nebula_store::snapshot::Catalog;
-use nebula_store::state::Command;
+use nebula_store::state::{now_ms, Command};
 use nebula_wire::tsig::Key;
 use nebula_wire::{Class, Edns, Message, Name, RData, RType};
 use tokio::sync::watch;
@@ -51,12 +51,6 @@ pub struct Verifier {
     pub catalog: Arc<ArcSwap<Catalog>>,
     pub metrics: Arc<Metrics>,
     pub poll: Duration,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Runs until `stop` turns true.

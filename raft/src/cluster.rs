@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use nebula_store::db::{Cf, Db};
@@ -172,12 +172,6 @@ impl std::fmt::Debug for Cluster {
 /// with their own periods they drift apart.
 fn staggered(threshold: u64, node: NodeId) -> u64 {
     threshold.saturating_add(threshold.saturating_mul(node % 4) / 8)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> ClusterError {
@@ -415,12 +409,7 @@ impl Cluster {
         command: Command,
     ) -> Result<ApplyResult, ClusterError> {
         self.read_barrier().await?;
-        let stamped = Stamped {
-            time_ms: now_ms(),
-            author: author.to_owned(),
-            idempotency_key,
-            command,
-        };
+        let stamped = Stamped::now(author.to_owned(), idempotency_key, command);
         let store = self
             .shared
             .store
@@ -516,12 +505,7 @@ impl Cluster {
                         )));
                     }
                 }
-                let stamped = Stamped {
-                    time_ms: now_ms(),
-                    author,
-                    idempotency_key,
-                    command,
-                };
+                let stamped = Stamped::now(author, idempotency_key, command);
                 self.batcher.write(stamped).await.map(ForwardReply::Write)
             }
             Forwarded::AddLearner { id, node } => {

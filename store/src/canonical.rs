@@ -12,18 +12,28 @@
 //! change of serial alone is not a change of content, and submitting the same content twice
 //! yields the same hash and therefore no new version. Every other SOA field is covered.
 //!
-//! Exactly what the hash covers, as bytes fed to SHA-256:
+//! There are two formats ([`HashFormat`]); a zone keeps the one it was created with. Exactly
+//! what each covers, as bytes fed to SHA-256:
 //!
 //! ```text
-//! "nebuladns-zone-content-v1\0"        format tag (changes if this layout ever changes)
+//! format 1 (zones created before format 2 existed)
+//! "nebuladns-zone-content-v1\0"        format tag
 //! origin in wire form, lower-cased     RFC 4034 §6.2 rule 3
 //! class, 2 octets big-endian
 //! then for each record in canonical order (above):
 //!   owner | type | class | TTL | RDLENGTH | RDATA   RFC 4034 §6.2 canonical RR, SOA serial = 0
+//!
+//! format 2 (new zones)
+//! "nebuladns-zone-content-v2\0"        format tag
+//! origin and class as in format 1
+//! then for each RRset in canonical order:
+//!   SHA-256 of the RRset's canonical RRs (exactly the bytes format 1 feeds for them), 32 octets
 //! ```
 //!
 //! Every canonical RR is self-delimiting (names end with the root label, RDATA carries its
-//! length), so the concatenation is unambiguous.
+//! length), so the concatenation is unambiguous; format 2's digests are fixed-size. Format 2
+//! lets a new version hash only what changed plus 32 bytes per RRset after the first change,
+//! where format 1 re-reads the records themselves (see [`content_hash_cached`]; ADR 0014).
 //!
 //! What the hash does not depend on: the order records were inserted in, the case of owner
 //! names and of the names RFC 4034 §6.2 lowers inside RDATA (NS, CNAME, SOA, MX, PTR, SRV,
@@ -40,11 +50,59 @@ use std::sync::Arc;
 use nebula_wire::codec::Writer;
 use nebula_wire::{Class, Name, RData, RType, Record};
 
+use serde::{Deserialize, Serialize};
+
 use crate::sha256::Sha256;
 use crate::zone::{Rrset, Zone};
 
-/// Tag hashed first, so a later change of layout can never collide with this one.
-const FORMAT_TAG: &[u8] = b"nebuladns-zone-content-v1\0";
+/// How a zone's content hash is computed (see the module documentation). A zone keeps the
+/// format it was created with for its whole life, so its version ids stay comparable; stored
+/// records without one are format 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum HashFormat {
+    /// SHA-256 over the canonical records.
+    #[default]
+    V1,
+    /// SHA-256 over each RRset's SHA-256 of its canonical records.
+    V2,
+}
+
+impl HashFormat {
+    /// The format a zone created now takes.
+    pub const CURRENT: HashFormat = HashFormat::V2;
+
+    /// Tag hashed first, so no two layouts can ever collide.
+    fn tag(self) -> &'static [u8] {
+        match self {
+            HashFormat::V1 => b"nebuladns-zone-content-v1\0",
+            HashFormat::V2 => b"nebuladns-zone-content-v2\0",
+        }
+    }
+}
+
+impl From<HashFormat> for u8 {
+    fn from(format: HashFormat) -> u8 {
+        match format {
+            HashFormat::V1 => 1,
+            HashFormat::V2 => 2,
+        }
+    }
+}
+
+impl TryFrom<u8> for HashFormat {
+    type Error = String;
+
+    fn try_from(number: u8) -> Result<HashFormat, String> {
+        match number {
+            1 => Ok(HashFormat::V1),
+            2 => Ok(HashFormat::V2),
+            _ => Err(format!(
+                "content hash format {number} is unknown to this version of nebuladns (it knows 1 and 2); upgrade it"
+            )),
+        }
+    }
+}
 
 /// Hex digits shown by [`ContentHash::short`]: 48 bits, plenty to tell one zone's versions apart.
 pub const SHORT_HASH_LEN: usize = 12;
@@ -234,25 +292,42 @@ pub(crate) fn unstamped(mut rrset: Rrset, rtype: RType) -> Rrset {
     rrset
 }
 
-fn hasher_for(zone: &Zone) -> Sha256 {
+fn hasher_for(format: HashFormat, zone: &Zone) -> Sha256 {
     let mut hasher = Sha256::new();
-    hasher.update(FORMAT_TAG);
+    hasher.update(format.tag());
     hasher.update(zone.origin.to_lowercase().as_wire());
     hasher.update(zone.class.0.to_be_bytes());
     hasher
 }
 
-/// The SHA-256 content hash of a zone: the id of a zone version. See the module documentation
-/// for exactly which bytes it covers; notably the SOA serial is hashed as zero.
-pub fn content_hash(zone: &Zone) -> ContentHash {
-    let mut hasher = hasher_for(zone);
-    write_canonical_records(zone, true, &mut |bytes| hasher.update(bytes));
+/// The SHA-256 content hash of a zone in `format`: the id of a zone version. See the module
+/// documentation for exactly which bytes it covers; notably the SOA serial is hashed as zero.
+pub fn content_hash(format: HashFormat, zone: &Zone) -> ContentHash {
+    let mut hasher = hasher_for(format, zone);
+    match format {
+        HashFormat::V1 => write_canonical_records(zone, true, &mut |bytes| hasher.update(bytes)),
+        HashFormat::V2 => {
+            let mut buffers = Buffers::default();
+            for rrset in zone.rrsets() {
+                hasher.update(rrset_digest(rrset, zone.class, &mut buffers));
+            }
+        }
+    }
     ContentHash(hasher.finalize())
 }
 
-/// The hashed bytes of each RRset of one zone version (the content-hash form: SOA serial 0),
-/// kept beside the zone so that the next version's [`content_hash_cached`] encodes only the
-/// RRsets a change touched. A copy of a zone shares its untouched RRsets (`Arc`) with the
+/// Format 2's input for one RRset: SHA-256 of its canonical records (SOA serial 0).
+fn rrset_digest(rrset: (&Name, RType, &Rrset), class: Class, buffers: &mut Buffers) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    write_canonical_rrset(rrset, class, true, buffers, &mut |record| {
+        hasher.update(record)
+    });
+    hasher.finalize()
+}
+
+/// What the content hash read for each RRset of one zone version (format 1: its records in
+/// content-hash form, SOA serial 0; format 2: their SHA-256), kept beside the zone so that the
+/// next version's [`content_hash_cached`] encodes only the RRsets a change touched. A copy of a zone shares its untouched RRsets (`Arc`) with the
 /// original, and an RRset whose allocation is the one cached has the cached bytes: the cache
 /// holds that allocation, so its address cannot be reused for other data.
 ///
@@ -262,6 +337,7 @@ pub fn content_hash(zone: &Zone) -> ContentHash {
 /// the zone) and not the part in front of it.
 #[derive(Debug, Clone)]
 pub struct HashCache {
+    format: HashFormat,
     class: Class,
     /// The origin in hashed form (wire, lower-cased): the checkpoints began with it.
     origin: Vec<u8>,
@@ -294,7 +370,7 @@ impl HashCache {
                 owner: entry.owner.clone(),
                 rtype: RType::SOA,
                 rrset: Arc::clone(rrset),
-                bytes: entry.bytes.clone(),
+                fed: entry.fed.clone(),
             });
         }
         self
@@ -315,11 +391,12 @@ struct CachedRrset {
     owner: Name,
     rtype: RType,
     rrset: Arc<Rrset>,
-    bytes: Vec<u8>,
+    /// The bytes the hash read for it.
+    fed: Vec<u8>,
 }
 
-/// Zones with more RRsets than this are hashed without a cache: it would hold a second copy of
-/// the zone's data in memory.
+/// Zones with more RRsets than this are hashed without a cache: in format 1 it would hold a
+/// second copy of the zone's data in memory.
 pub const HASH_CACHE_MAX_RRSETS: usize = 200_000;
 
 /// Hashed bytes between two saved hasher states in a [`HashCache`]. A state is ~110 bytes, so
@@ -330,16 +407,19 @@ pub const CHECKPOINT_BYTES: usize = 1024;
 /// [`content_hash`], reusing the bytes of RRsets unchanged since `previous` (the cache of an
 /// earlier version of this zone) and its hasher state up to the first RRset that differs;
 /// returns the cache for this version (None for a zone over [`HASH_CACHE_MAX_RRSETS`]). Equal
-/// to `content_hash(zone)` whatever `previous` holds.
+/// to `content_hash(format, zone)` whatever `previous` holds.
 pub fn content_hash_cached(
+    format: HashFormat,
     zone: &Zone,
     previous: Option<&HashCache>,
 ) -> (ContentHash, Option<HashCache>) {
     if zone.rrset_count() > HASH_CACHE_MAX_RRSETS {
-        return (content_hash(zone), None);
+        return (content_hash(format, zone), None);
     }
     let origin = zone.origin.to_lowercase().as_wire().to_vec();
-    let previous = previous.filter(|cache| cache.class == zone.class && cache.origin == origin);
+    let previous = previous.filter(|cache| {
+        cache.format == format && cache.class == zone.class && cache.origin == origin
+    });
     let (old_entries, old_checkpoints) = previous.map_or((&[][..], &[][..]), |cache| {
         (&cache.entries[..], &cache.checkpoints[..])
     });
@@ -358,7 +438,7 @@ pub fn content_hash_cached(
             Some(cached) => Some(cached),
             None => {
                 if hashing.is_none() {
-                    hashing = Some(Resumed::at(zone, old_checkpoints, &entries));
+                    hashing = Some(Resumed::at(format, zone, old_checkpoints, &entries));
                 }
                 while old
                     .next_if(|e| (&e.owner, e.rtype) < (owner, rtype))
@@ -371,19 +451,27 @@ pub fn content_hash_cached(
         let entry = match hit {
             Some(cached) => Arc::clone(cached),
             _ => {
-                let mut bytes = Vec::new();
-                write_canonical_rrset(
-                    (owner, rtype, rrset),
-                    zone.class,
-                    true,
-                    &mut buffers,
-                    &mut |record| bytes.extend_from_slice(record),
-                );
+                let fed = match format {
+                    HashFormat::V1 => {
+                        let mut bytes = Vec::new();
+                        write_canonical_rrset(
+                            (owner, rtype, rrset),
+                            zone.class,
+                            true,
+                            &mut buffers,
+                            &mut |record| bytes.extend_from_slice(record),
+                        );
+                        bytes
+                    }
+                    HashFormat::V2 => {
+                        rrset_digest((owner, rtype, rrset), zone.class, &mut buffers).to_vec()
+                    }
+                };
                 Arc::new(CachedRrset {
                     owner: owner.clone(),
                     rtype,
                     rrset: Arc::clone(rrset),
-                    bytes,
+                    fed,
                 })
             }
         };
@@ -395,7 +483,7 @@ pub fn content_hash_cached(
     // Fewer RRsets than before (the tail removed), or none changed: resume at the end.
     let hashing = match hashing {
         Some(hashing) => hashing,
-        None => Resumed::at(zone, old_checkpoints, &entries),
+        None => Resumed::at(format, zone, old_checkpoints, &entries),
     };
     let Resumed {
         hasher,
@@ -405,6 +493,7 @@ pub fn content_hash_cached(
     (
         ContentHash(hasher.finalize()),
         Some(HashCache {
+            format,
             class: zone.class,
             origin,
             entries,
@@ -425,11 +514,16 @@ impl Resumed {
     /// Resumes after `prefix`, RRsets equal to the first ones of the version whose saved states
     /// are `saved`: from the last state within the prefix (or the start), re-hashing the
     /// prefix's RRsets after it.
-    fn at(zone: &Zone, saved: &[(usize, Sha256)], prefix: &[Arc<CachedRrset>]) -> Resumed {
+    fn at(
+        format: HashFormat,
+        zone: &Zone,
+        saved: &[(usize, Sha256)],
+        prefix: &[Arc<CachedRrset>],
+    ) -> Resumed {
         let kept = saved.partition_point(|(index, _)| *index <= prefix.len());
         let (from, hasher) = match kept.checked_sub(1).and_then(|last| saved.get(last)) {
             Some((index, state)) => (*index, state.clone()),
-            None => (0, hasher_for(zone)),
+            None => (0, hasher_for(format, zone)),
         };
         let mut resumed = Resumed {
             hasher,
@@ -448,8 +542,8 @@ impl Resumed {
             self.checkpoints.push((index, self.hasher.clone()));
             self.since = 0;
         }
-        self.hasher.update(&entry.bytes);
-        self.since += entry.bytes.len();
+        self.hasher.update(&entry.fed);
+        self.since += entry.fed.len();
     }
 }
 
@@ -464,6 +558,14 @@ impl ContentHash {
 
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// Whether this is `zone`'s content hash in either format: what a stored version named by
+    /// it must rebuild to, whichever format its zone uses.
+    pub fn is_hash_of(&self, zone: &Zone) -> bool {
+        [HashFormat::V2, HashFormat::V1]
+            .into_iter()
+            .any(|format| content_hash(format, zone) == *self)
     }
 
     /// The first [`SHORT_HASH_LEN`] hex digits, for logs and command output (like a short git id).
@@ -553,9 +655,15 @@ mod tests {
 
     #[test]
     fn resumed_hashes_equal_the_full_hash_wherever_the_change_is() {
+        for format in [HashFormat::V1, HashFormat::V2] {
+            resumed_hashes_equal_the_full_hash_wherever_the_change_is_in(format);
+        }
+    }
+
+    fn resumed_hashes_equal_the_full_hash_wherever_the_change_is_in(format: HashFormat) {
         let mut current = hosts(200);
-        let (first, mut cache) = content_hash_cached(&current, None);
-        assert_eq!(first, content_hash(&current));
+        let (first, mut cache) = content_hash_cached(format, &current, None);
+        assert_eq!(first, content_hash(format, &current));
         let saved = cache.as_ref().unwrap().checkpoints.len();
         assert!(saved >= 5, "a ~7 KB zone keeps several states, not {saved}");
         type Step = Box<dyn Fn(&mut Zone)>;
@@ -597,25 +705,25 @@ mod tests {
         for (number, step) in steps.iter().enumerate() {
             let mut next = current.clone();
             step(&mut next);
-            let (hash, next_cache) = content_hash_cached(&next, cache.as_ref());
-            assert_eq!(hash, content_hash(&next), "step {number}");
+            let (hash, next_cache) = content_hash_cached(format, &next, cache.as_ref());
+            assert_eq!(hash, content_hash(format, &next), "step {number}");
             // Resuming from a cache of a later version, or of an unrelated zone, is right too.
             assert_eq!(
-                content_hash_cached(&current, next_cache.as_ref()).0,
-                content_hash(&current),
+                content_hash_cached(format, &current, next_cache.as_ref()).0,
+                content_hash(format, &current),
                 "step {number}, backwards"
             );
             assert_eq!(
-                content_hash_cached(&hosts(30), next_cache.as_ref()).0,
-                content_hash(&hosts(30))
+                content_hash_cached(format, &hosts(30), next_cache.as_ref()).0,
+                content_hash(format, &hosts(30))
             );
             // A new serial, as each version gets: the cache follows it, and stays right.
             let stamped = crate::state::with_serial(next, 1000 + number as u32);
             let restamped = next_cache.map(|cache| cache.restamped(&stamped));
             assert!(restamped.as_ref().unwrap().follows_serial_of(&stamped));
             assert_eq!(
-                content_hash_cached(&stamped, restamped.as_ref()).0,
-                content_hash(&stamped)
+                content_hash_cached(format, &stamped, restamped.as_ref()).0,
+                content_hash(format, &stamped)
             );
             current = stamped;
             cache = restamped;
@@ -633,8 +741,8 @@ mod tests {
         let kept = cache.clone().map(|cache| cache.restamped(&other));
         assert!(!kept.as_ref().unwrap().follows_serial_of(&other));
         assert_eq!(
-            content_hash_cached(&other, kept.as_ref()).0,
-            content_hash(&other)
+            content_hash_cached(format, &other, kept.as_ref()).0,
+            content_hash(format, &other)
         );
         let mut elsewhere = Zone::new(name("example.net."), Class::IN);
         for (owner, rtype, rrset) in current.shared_rrsets() {
@@ -646,17 +754,23 @@ mod tests {
             elsewhere.replace_rrset(owner, rtype, Some(Rrset::clone(rrset)));
         }
         assert_eq!(
-            content_hash_cached(&elsewhere, cache.as_ref()).0,
-            content_hash(&elsewhere),
+            content_hash_cached(format, &elsewhere, cache.as_ref()).0,
+            content_hash(format, &elsewhere),
             "another origin's states are not reused"
         );
     }
 
     #[test]
     fn cached_hash_equals_the_full_hash_across_changes() {
+        for format in [HashFormat::V1, HashFormat::V2] {
+            cached_hash_equals_the_full_hash_across_changes_in(format);
+        }
+    }
+
+    fn cached_hash_equals_the_full_hash_across_changes_in(format: HashFormat) {
         let mut current = zone(&base());
-        let (first, mut cache) = content_hash_cached(&current, None);
-        assert_eq!(first, content_hash(&current));
+        let (first, mut cache) = content_hash_cached(format, &current, None);
+        assert_eq!(first, content_hash(format, &current));
         let www = name("www.example.com.");
         type Step = Box<dyn Fn(&mut Zone)>;
         let steps: Vec<Step> = vec![
@@ -690,12 +804,12 @@ mod tests {
         for step in steps {
             let mut next = current.clone();
             step(&mut next);
-            let (hash, next_cache) = content_hash_cached(&next, cache.as_ref());
-            assert_eq!(hash, content_hash(&next));
+            let (hash, next_cache) = content_hash_cached(format, &next, cache.as_ref());
+            assert_eq!(hash, content_hash(format, &next));
             // A stale cache of another zone gives the right answer too.
             assert_eq!(
-                content_hash_cached(&current, next_cache.as_ref()).0,
-                content_hash(&current)
+                content_hash_cached(format, &current, next_cache.as_ref()).0,
+                content_hash(format, &current)
             );
             current = next;
             cache = next_cache;
@@ -703,8 +817,8 @@ mod tests {
         let mut other_class = zone(&base());
         other_class.class = Class::CH;
         assert_eq!(
-            content_hash_cached(&other_class, cache.as_ref()).0,
-            content_hash(&other_class)
+            content_hash_cached(format, &other_class, cache.as_ref()).0,
+            content_hash(format, &other_class)
         );
     }
 
@@ -769,33 +883,55 @@ mod tests {
 
     #[test]
     fn hash_ignores_insertion_order_case_duplicates_and_serial() {
-        let reference = content_hash(&zone(&base()));
+        for format in [HashFormat::V1, HashFormat::V2] {
+            hash_ignores_insertion_order_case_duplicates_and_serial_in(format);
+        }
+    }
+
+    fn hash_ignores_insertion_order_case_duplicates_and_serial_in(format: HashFormat) {
+        let reference = content_hash(format, &zone(&base()));
         let mut reversed = base();
         reversed.reverse();
-        assert_eq!(content_hash(&zone(&reversed)), reference, "insertion order");
+        assert_eq!(
+            content_hash(format, &zone(&reversed)),
+            reference,
+            "insertion order"
+        );
 
         let mut shouting = base();
         shouting[2].0 = "WWW.Example.COM.";
         shouting[1].2 = RData::Ns(name("NS1.EXAMPLE.com."));
-        assert_eq!(content_hash(&zone(&shouting)), reference, "case of names");
+        assert_eq!(
+            content_hash(format, &zone(&shouting)),
+            reference,
+            "case of names"
+        );
 
         let mut doubled = base();
         doubled.extend(base());
-        assert_eq!(content_hash(&zone(&doubled)), reference, "duplicates");
+        assert_eq!(
+            content_hash(format, &zone(&doubled)),
+            reference,
+            "duplicates"
+        );
         // An RRset built by hand may hold duplicates the zone's insert would have refused.
         let mut by_hand = zone(&base());
         let www = name("www.example.com.");
         let rdatas = vec![a(1), a(2), a(1), a(2)];
         by_hand.replace_rrset(www, RType::A, Some(Rrset { ttl: 300, rdatas }));
         assert_eq!(
-            content_hash(&by_hand),
+            content_hash(format, &by_hand),
             reference,
             "duplicates inside an RRset"
         );
 
         let mut restamped = base();
         restamped[0].2 = soa(2_024_010_199);
-        assert_eq!(content_hash(&zone(&restamped)), reference, "SOA serial");
+        assert_eq!(
+            content_hash(format, &zone(&restamped)),
+            reference,
+            "SOA serial"
+        );
         assert_ne!(
             canonical_wire(&zone(&restamped)),
             canonical_wire(&zone(&base()))
@@ -805,7 +941,13 @@ mod tests {
 
     #[test]
     fn hash_covers_data_ttl_class_origin_and_other_soa_fields() {
-        let reference = content_hash(&zone(&base()));
+        for format in [HashFormat::V1, HashFormat::V2] {
+            hash_covers_data_ttl_class_origin_and_other_soa_fields_in(format);
+        }
+    }
+
+    fn hash_covers_data_ttl_class_origin_and_other_soa_fields_in(format: HashFormat) {
+        let reference = content_hash(format, &zone(&base()));
         let mut changes: Vec<(&str, Zone)> = Vec::new();
 
         let mut data = base();
@@ -836,26 +978,69 @@ mod tests {
         changes.push(("origin", moved));
 
         for (what, changed) in changes {
-            assert_ne!(content_hash(&changed), reference, "{what}");
+            assert_ne!(content_hash(format, &changed), reference, "{what}");
         }
     }
 
     #[test]
     fn empty_zone_hash_is_pinned() {
         // Pins the byte layout: changing it changes every stored version id, so it must be a
-        // deliberate act (bump FORMAT_TAG). The literal is coreutils' answer, so it also pins
-        // the SHA-256 implementation:
+        // deliberate act (a new HashFormat and tag). The literals are coreutils' answers, so
+        // they also pin the SHA-256 implementation:
         // printf 'nebuladns-zone-content-v1\0\x07example\x03com\x00\x00\x01' | sha256sum
         let empty = Zone::new(name("EXAMPLE.com."), Class::IN);
         assert_eq!(
-            content_hash(&empty).to_string(),
+            content_hash(HashFormat::V1, &empty).to_string(),
             "aa3f74ad75d6faece973fffa1082c02600319cf09d7fa3c6a7acbe572fea1e6d"
+        );
+        // printf 'nebuladns-zone-content-v2\0\x07example\x03com\x00\x00\x01' | sha256sum
+        assert_eq!(
+            content_hash(HashFormat::V2, &empty).to_string(),
+            "a580df1a5bb4209c59c31602832e967c702f868f20cbd165879c3b65254134e5"
+        );
+    }
+
+    #[test]
+    fn format_2_hashes_each_rrset_then_the_digests() {
+        // Computed outside the code (Python's hashlib): the RR is www.example.com. A IN 300
+        // 192.0.2.1 in canonical form, d = sha256(RR), and the zone hash is
+        // sha256("nebuladns-zone-content-v2\0" | \x07example\x03com\x00 | \x00\x01 | d).
+        let one = zone(&[("www.example.com.", 300, a(1))]);
+        assert_eq!(
+            content_hash(HashFormat::V2, &one).to_string(),
+            "9419de70489d1c0c6f309e64f64c4cf9cb5361e466227a210b09ae9386af140b"
+        );
+        let v1 = content_hash(HashFormat::V1, &one);
+        assert_ne!(v1, content_hash(HashFormat::V2, &one));
+        // A stored version is checked against its id in whichever format its zone uses.
+        assert!(v1.is_hash_of(&one));
+        assert!(content_hash(HashFormat::V2, &one).is_hash_of(&one));
+        assert!(!v1.is_hash_of(&zone(&[("www.example.com.", 300, a(2))])));
+        // A cache built in one format is never resumed in the other.
+        let (_, cache) = content_hash_cached(HashFormat::V1, &one, None);
+        assert_eq!(
+            content_hash_cached(HashFormat::V2, &one, cache.as_ref()).0,
+            content_hash(HashFormat::V2, &one)
+        );
+    }
+
+    #[test]
+    fn hash_formats_read_and_write_as_numbers() {
+        assert_eq!(serde_json::to_string(&HashFormat::V2).unwrap(), "2");
+        assert_eq!(
+            serde_json::from_str::<HashFormat>("1").unwrap(),
+            HashFormat::V1
+        );
+        let unknown = serde_json::from_str::<HashFormat>("3").unwrap_err();
+        assert!(
+            unknown.to_string().contains("format 3 is unknown"),
+            "{unknown}"
         );
     }
 
     #[test]
     fn hash_text_round_trips() {
-        let hash = content_hash(&zone(&base()));
+        let hash = content_hash(HashFormat::CURRENT, &zone(&base()));
         let text = hash.to_string();
         assert_eq!(text.len(), 64);
         assert!(text

@@ -26,16 +26,20 @@ use std::io;
 
 use nebula_wire::{RType, Record};
 
-use crate::canonical::{canonical_rrsets, content_hash, CanonicalRrset, ContentHash};
+use crate::canonical::{canonical_rrsets, content_hash, CanonicalRrset, HashFormat};
 use crate::zone::Zone;
 
 /// Writes `zone` as a master file to `out` (buffer `out` for large zones: one write per record).
 pub fn write_master_file<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<()> {
-    write_hashed(zone, &content_hash(zone), out)
+    write_hashed(
+        zone,
+        &content_hash(HashFormat::CURRENT, zone).to_string(),
+        out,
+    )
 }
 
 /// [`write_master_file`] of a zone whose content hash the caller knows already.
-fn write_hashed<W: io::Write>(zone: &Zone, hash: &ContentHash, out: &mut W) -> io::Result<()> {
+fn write_hashed<W: io::Write>(zone: &Zone, hash: &str, out: &mut W) -> io::Result<()> {
     writeln!(
         out,
         "; {} {}, {} records, content hash {hash}",
@@ -63,14 +67,15 @@ pub fn write_body<W: io::Write>(zone: &Zone, out: &mut W) -> io::Result<()> {
     Ok(())
 }
 
-/// The master file as a string.
+/// The master file as a string. Its comment line gives the content hash a zone created with
+/// this content gets ([`HashFormat::CURRENT`]).
 pub fn to_master_file(zone: &Zone) -> String {
-    to_master_file_hashed(zone, &content_hash(zone))
+    to_master_file_hashed(zone, &content_hash(HashFormat::CURRENT, zone).to_string())
 }
 
 /// [`to_master_file`] of a zone whose content hash (`hash`) the caller knows already: a stored
-/// full version, whose hash the version's key is.
-pub(crate) fn to_master_file_hashed(zone: &Zone, hash: &ContentHash) -> String {
+/// version, whose id (in its zone's format) the hash is.
+pub fn to_master_file_hashed(zone: &Zone, hash: &str) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail, and every piece written is UTF-8 text.
     let _ = write_hashed(zone, hash, &mut out);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use nebula_wire::{Name, RData, RType};
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{content_hash_cached, HashCache};
+use crate::canonical::{content_hash_cached, HashCache, HashFormat};
 use crate::db::{decode_json, Batch, Cf, Db, DbError};
 use crate::deploys::{self, DeployRecord, PeerStatus, TransferNote};
 use crate::diff::{diff, ZoneDiff};
@@ -28,15 +28,40 @@ use crate::validate::{has_errors, validate};
 use crate::versions;
 use crate::zone::Zone;
 
-/// A command as the leader stamped it: the time (serials derive from it), who asked, and the
-/// client's idempotency key.
+/// A command as the leader stamped it: the time (serials derive from it), who asked, the
+/// client's idempotency key, and the content-hash format of a zone it creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamped {
     pub time_ms: u64,
     pub author: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The format a zone this command creates takes (the leader's [`HashFormat::CURRENT`]).
+    /// Absent in commands logged before format 2 existed: they create format-1 zones, on a
+    /// replay as when they were first applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_format: Option<HashFormat>,
     pub command: Command,
+}
+
+impl Stamped {
+    /// `command` as the leader stamps it now.
+    pub fn now(author: String, idempotency_key: Option<String>, command: Command) -> Stamped {
+        Stamped {
+            time_ms: now_ms(),
+            author,
+            idempotency_key,
+            hash_format: Some(HashFormat::CURRENT),
+            command,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A change to the replicated state.
@@ -225,6 +250,10 @@ pub struct ZoneHead {
     pub deleted: bool,
     pub updated_ms: u64,
     pub records: usize,
+    /// How `hash` is computed: the format the zone was created with (1 when absent, as heads
+    /// stored before format 2 are).
+    #[serde(default)]
+    pub hash_format: HashFormat,
 }
 
 /// One version in a zone's history.
@@ -825,7 +854,14 @@ impl ZoneStore {
                 )))
             }
         };
-        let (hash, hashes) = content_hash_cached(&new_zone, slot.and_then(|s| s.hashes.as_ref()));
+        // A zone keeps its format; a new one (or one created again after a deletion) takes the
+        // stamped one.
+        let format = match (slot, live) {
+            (Some(slot), Some(_)) => slot.head.hash_format,
+            _ => stamped.hash_format.unwrap_or_default(),
+        };
+        let (hash, hashes) =
+            content_hash_cached(format, &new_zone, slot.and_then(|s| s.hashes.as_ref()));
         let hash = hash.to_string();
         if let (Some(slot), Some(current)) = (slot, live) {
             if slot.head.hash == hash {
@@ -863,6 +899,7 @@ impl ZoneStore {
             deleted: false,
             updated_ms: time,
             records: new_zone.record_count(),
+            hash_format: format,
         };
         Ok(Ok(ZonePlan {
             key,
@@ -1155,7 +1192,9 @@ fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejectio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::content_hash;
     use crate::deploys::DeployState;
+    use crate::export::to_master_file;
 
     const ZONE: &str = "$TTL 300\n@ SOA ns1 hostmaster 5 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n";
     const NOON: u64 = 1_795_694_400_000;
@@ -1165,6 +1204,7 @@ mod tests {
             time_ms: NOON,
             author: "test".to_owned(),
             idempotency_key: key.map(str::to_owned),
+            hash_format: Some(HashFormat::CURRENT),
             command,
         }
     }
@@ -1192,6 +1232,67 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Db::open(dir.path()).unwrap());
         (dir, ZoneStore::open(db).unwrap())
+    }
+
+    #[test]
+    fn zones_keep_the_hash_format_they_were_created_with() {
+        let (_dir, mut store) = open();
+        // A command logged before format 2 existed carries none: its zone is format 1, on a
+        // replay as when it was first applied, and stays so through later commands.
+        let old = Stamped {
+            hash_format: None,
+            ..stamped(put(ZONE), None)
+        };
+        store.apply(&old, &[], false).unwrap().0.unwrap();
+        let www = change(ChangeAction::Add, "www", "A", Some("192.0.2.11"));
+        let batch = Command::ChangeRecords {
+            zone: "example.com.".to_owned(),
+            changes: vec![www],
+        };
+        store
+            .apply(&stamped(batch, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        let versions: Vec<_> = (1..=2)
+            .map(|v| read_version(&store.db, "example.com.", v).unwrap().unwrap())
+            .collect();
+        for (entry, zone) in &versions {
+            assert_eq!(entry.hash, content_hash(HashFormat::V1, zone).to_string());
+        }
+        let head = read_head(&store.db, "example.com.").unwrap().unwrap();
+        assert_eq!(head.hash_format, HashFormat::V1);
+        // Resubmitting the same content is still no change: compared in the zone's format.
+        let same = Stamped {
+            time_ms: NOON + 1,
+            ..stamped(put(&to_master_file(&versions[1].1)), None)
+        };
+        let unchanged = store.apply(&same, &[], false).unwrap().0.unwrap();
+        assert_eq!(unchanged.outcome, Outcome::Unchanged);
+        // Deleted and created again, the zone takes the stamped (current) format.
+        let delete = Command::DeleteZone {
+            zone: "example.com.".to_owned(),
+        };
+        store
+            .apply(&stamped(delete, None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        let again = store
+            .apply(&stamped(put(ZONE), None), &[], false)
+            .unwrap()
+            .0
+            .unwrap();
+        let (entry, zone) = read_version(&store.db, "example.com.", again.version.unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.hash, content_hash(HashFormat::V2, &zone).to_string());
+        // Reopened, the store reads the versions of both formats back.
+        let reopened = ZoneStore::open(Arc::clone(&store.db)).unwrap();
+        assert_eq!(reopened.served().count(), 1);
+        assert!(read_version(&store.db, "example.com.", 2)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
