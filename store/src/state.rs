@@ -24,7 +24,7 @@ use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord, Upstream};
 pub use crate::meta::{list_tokens, read_token};
 use crate::serial::{first_serial, next_serial, SerialPolicy};
 use crate::sha256::Sha256;
-use crate::validate::{has_errors, validate};
+use crate::validate::{has_errors, local_errors, validate};
 use crate::versions;
 use crate::zone::Zone;
 
@@ -394,6 +394,9 @@ struct Slot {
     /// The hashed bytes of the zone's RRsets, once a change has hashed it: the next change
     /// encodes only what it touched.
     hashes: Option<HashCache>,
+    /// Whether this process found no errors in `zone`: then a change whose effects stay at its
+    /// own names needs only those checked (`validate::local_errors`).
+    checked: bool,
 }
 
 /// The zone state machine over a database.
@@ -571,6 +574,8 @@ struct ZonePlan {
     /// What changed from the current version (absent for a new zone or a deletion).
     diff: Option<ZoneDiff>,
     hashes: Option<HashCache>,
+    /// Whether the new zone was validated (a rollback's old content is not).
+    checked: bool,
 }
 
 impl ZoneStore {
@@ -595,6 +600,7 @@ impl ZoneStore {
                     zone,
                     depth: None,
                     hashes: None,
+                    checked: false,
                 },
             );
         }
@@ -770,7 +776,7 @@ impl ZoneStore {
         let live = slot.and_then(|s| s.zone.as_deref());
         let time = stamped.time_ms;
         let missing = || Rejection::new(RejectKind::NotFound, format!("zone {key} does not exist"));
-        let (new_zone, policy, submitted, action) = match &stamped.command {
+        let (new_zone, policy, submitted, action, checked) = match &stamped.command {
             Command::PutZone {
                 body,
                 policy,
@@ -794,6 +800,7 @@ impl ZoneStore {
                     policy,
                     submitted,
                     if live.is_some() { "replace" } else { "create" },
+                    true,
                 )
             }
             Command::ChangeRecords { changes, .. } => {
@@ -804,11 +811,18 @@ impl ZoneStore {
                     Ok(zone) => zone,
                     Err(rejection) => return Ok(Err(rejection)),
                 };
-                if let Err(rejection) = check_servable(&zone) {
-                    return Ok(Err(rejection));
+                // A local change to a zone known to be clean is checked at its names alone. Any
+                // finding goes through the full check, whose message is what every node stores,
+                // whichever way it got there.
+                let clean = slot.is_some_and(|s| s.checked)
+                    && local_errors(current, &zone).is_some_and(|errors| errors.is_empty());
+                if !clean {
+                    if let Err(rejection) = check_servable(&zone) {
+                        return Ok(Err(rejection));
+                    }
                 }
                 let policy = slot.map(|s| s.head.policy).unwrap_or_default();
-                (zone, policy, None, "change")
+                (zone, policy, None, "change", true)
             }
             Command::Rollback { to_version, .. } => {
                 let Some(slot) = slot else {
@@ -822,7 +836,7 @@ impl ZoneStore {
                         ),
                     )));
                 };
-                (zone, slot.head.policy, None, "rollback")
+                (zone, slot.head.policy, None, "rollback", false)
             }
             Command::DeleteZone { .. } => {
                 let Some(slot) = slot.filter(|s| s.zone.is_some()) else {
@@ -844,6 +858,7 @@ impl ZoneStore {
                     unchanged: false,
                     diff: None,
                     hashes: None,
+                    checked: false,
                 }));
             }
             // `zone()` is None for every other command: they never get here.
@@ -876,6 +891,7 @@ impl ZoneStore {
                     diff: None,
                     // The current version's cache stays; nothing is written.
                     hashes: None,
+                    checked: false,
                 }));
             }
         }
@@ -911,6 +927,7 @@ impl ZoneStore {
             unchanged: false,
             diff,
             hashes,
+            checked,
         }))
     }
 
@@ -992,6 +1009,7 @@ impl ZoneStore {
                 zone,
                 depth,
                 hashes: plan.hashes,
+                checked: plan.checked,
             },
         );
         Ok(result)

@@ -64,6 +64,59 @@ pub fn validate(zone: &Zone, sources: Option<&SourceMap>) -> Vec<Diagnostic> {
     checker.diagnostics
 }
 
+/// The errors [`validate`] finds in `new`, a changed copy of `old`, provided `old` has none
+/// and the change stays local; None when it may not (then validate `new` in full).
+///
+/// A change stays local when every RRset it adds, removes or changes sits at a name that holds
+/// data both before and after, and is of a type no rule reads from another name: not SOA or NS
+/// (the apex, zone cuts, delegations), CNAME or DNAME (aliases, data below a DNAME), A or AAAA
+/// (what NS targets have). Then whether each name exists, is a cut or a DNAME, or what any
+/// target has, is as it was, so every rule about other names finds what it found in `old`:
+/// nothing. The changed names were in the zone and not below a DNAME before (`old` has no
+/// errors), and still are. What is left are the rules about the changed names' own RRsets
+/// (CNAME beside other data, TTLs), which this checks. Warnings are not looked for.
+pub fn local_errors(old: &Zone, new: &Zone) -> Option<Vec<Diagnostic>> {
+    let change = crate::diff::diff(old, new);
+    let mut names: Vec<&Name> = Vec::with_capacity(change.changes.len());
+    for rrset in &change.changes {
+        let owner = rrset.owner();
+        let has_data = |zone: &Zone| zone.rrsets_at(owner).next().is_some();
+        let nonlocal = matches!(
+            rrset.rtype(),
+            RType::SOA | RType::NS | RType::CNAME | RType::DNAME | RType::A | RType::AAAA
+        );
+        if nonlocal || !has_data(old) || !has_data(new) {
+            return None;
+        }
+        if names.last() != Some(&owner) {
+            names.push(owner);
+        }
+    }
+    let mut checker = Checker {
+        zone: new,
+        sources: None,
+        diagnostics: Vec::new(),
+        cuts: FastSet::default(),
+        facts: FastMap::default(),
+        pending: Vec::new(),
+    };
+    for name in names {
+        let mut spelled = None;
+        let group: Vec<(usize, RType, &Rrset)> = new
+            .shared_rrsets_at(name)
+            .map(|(owner, rtype, rrset)| {
+                spelled = Some(owner);
+                (0, rtype, &**rrset)
+            })
+            .collect();
+        if let Some(owner) = spelled {
+            checker.owner_rules(owner, &group);
+        }
+    }
+    checker.diagnostics.retain(Diagnostic::is_error);
+    Some(checker.diagnostics)
+}
+
 /// What a target name has, filled in by the walk.
 #[derive(Debug, Clone, Copy, Default)]
 struct TargetFacts {
@@ -561,5 +614,109 @@ mod tests {
             check("sub NS ns.sub\nns.sub A 192.0.2.5\nwww.sub A 192.0.2.6\nsub A 192.0.2.7\nsub DS 1 8 2 abababababababababababababababababababababababababababababababab\nx.sub TXT hi\n"),
             ["8 W occluded", "7 W occluded", "10 W occluded"]
         );
+    }
+
+    /// Owners (relative to example.com.; "@" the apex) and what may be written at them: enough
+    /// to make every rule fire (cuts, glue, wildcards, aliases, DNAMEs, targets).
+    const OWNERS: [&str; 8] = ["@", "a", "b.a", "ns1", "*.w", "d", "x.d", "c"];
+    const KINDS: [(RType, &str); 8] = [
+        (RType::A, "192.0.2.9"),
+        (RType::AAAA, "2001:db8::9"),
+        (RType::TXT, "\"t\""),
+        (RType::MX, "10 b.a"),
+        (RType::NS, "x.d"),
+        (RType::CNAME, "a"),
+        (RType::DNAME, "example.net."),
+        (RType::SRV, "1 1 53 ns1"),
+    ];
+
+    fn edit(zone: &mut Zone, (owner, kind, ttl): (usize, usize, Option<u32>)) {
+        let origin: Name = "example.com.".parse().unwrap();
+        let owner = match OWNERS[owner] {
+            "@" => origin.clone(),
+            relative => Name::from_text(relative, Some(&origin)).unwrap(),
+        };
+        let (rtype, text) = KINDS[kind];
+        let rrset = ttl.map(|ttl| {
+            let tokens = nebula_wire::text::tokenize(text).unwrap();
+            Rrset {
+                ttl,
+                rdatas: vec![RData::from_tokens(rtype, &tokens, Some(&origin)).unwrap()],
+            }
+        });
+        zone.replace_rrset(owner, rtype, rrset);
+    }
+
+    fn arb_edit() -> impl proptest::strategy::Strategy<Value = (usize, usize, Option<u32>)> {
+        let ttl =
+            proptest::prop_oneof![9 => 60u32..100, 1 => proptest::strategy::Just(MAX_TTL + 1)];
+        (0..OWNERS.len(), 0..KINDS.len(), proptest::option::of(ttl))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn local_errors_agree_with_a_full_validation(
+            setup in proptest::collection::vec(arb_edit(), 0..12),
+            steps in proptest::collection::vec(proptest::collection::vec(arb_edit(), 1..3), 1..20),
+        ) {
+            let origin: Name = "example.com.".parse().unwrap();
+            let mut old = parse_str(HEAD, &origin, "t").unwrap().zone;
+            for step in setup {
+                edit(&mut old, step);
+            }
+            for edits in steps {
+                let mut new = old.clone();
+                for step in edits {
+                    edit(&mut new, step);
+                }
+                let clean = !has_errors(&validate(&old, None));
+                if let (true, Some(local)) = (clean, local_errors(&old, &new)) {
+                    let full = validate(&new, None);
+                    proptest::prop_assert_eq!(local.is_empty(), !has_errors(&full), "{:?}", full);
+                }
+                old = new;
+            }
+        }
+    }
+
+    #[test]
+    fn a_text_change_at_a_name_with_data_is_local() {
+        let origin: Name = "example.com.".parse().unwrap();
+        let old = parse_str(
+            &format!("{HEAD}www A 192.0.2.2\nwww TXT \"a\"\nalias CNAME www\n"),
+            &origin,
+            "t",
+        )
+        .unwrap()
+        .zone;
+        let mut new = old.clone();
+        edit(&mut new, (1, 2, Some(60)));
+        // "a" had no data before: not local.
+        assert!(local_errors(&old, &new).is_none());
+        let www = Name::from_text("www", Some(&origin)).unwrap();
+        let mut text = old.clone();
+        let txt = parse_str(&format!("{HEAD}www TXT \"b\"\n"), &origin, "t")
+            .unwrap()
+            .zone;
+        text.replace_rrset(
+            www.clone(),
+            RType::TXT,
+            txt.rrset(&www, RType::TXT).cloned(),
+        );
+        assert_eq!(local_errors(&old, &text), Some(Vec::new()));
+        // Text beside the alias is local, and an error.
+        let alias = Name::from_text("alias", Some(&origin)).unwrap();
+        let mut beside = old.clone();
+        beside.replace_rrset(
+            alias.clone(),
+            RType::TXT,
+            txt.rrset(&www, RType::TXT).cloned(),
+        );
+        let errors = local_errors(&old, &beside).unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // An address change is not local: NS targets read it.
+        let mut address = old.clone();
+        address.replace_rrset(www, RType::A, None);
+        assert!(local_errors(&old, &address).is_none());
     }
 }
