@@ -807,15 +807,16 @@ impl ZoneStore {
                 let Some(current) = live else {
                     return Ok(Err(missing()));
                 };
-                let zone = match apply_changes(current, changes) {
-                    Ok(zone) => zone,
+                let (zone, touched) = match apply_changes(current, changes) {
+                    Ok(applied) => applied,
                     Err(rejection) => return Ok(Err(rejection)),
                 };
                 // A local change to a zone known to be clean is checked at its names alone. Any
                 // finding goes through the full check, whose message is what every node stores,
                 // whichever way it got there.
                 let clean = slot.is_some_and(|s| s.checked)
-                    && local_errors(current, &zone).is_some_and(|errors| errors.is_empty());
+                    && local_errors(current, &zone, &touched)
+                        .is_some_and(|errors| errors.is_empty());
                 if !clean {
                     if let Err(rejection) = check_servable(&zone) {
                         return Ok(Err(rejection));
@@ -1121,9 +1122,14 @@ fn check_servable(zone: &Zone) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Applies record changes to a copy of `zone`, all or nothing.
-fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejection> {
+/// Applies record changes to a copy of `zone`, all or nothing; also returns the RRsets (owner
+/// and type) the changes touched.
+fn apply_changes(
+    zone: &Zone,
+    changes: &[RecordChange],
+) -> Result<(Zone, Vec<(Name, RType)>), Rejection> {
     let mut out = zone.clone();
+    let mut touched = Vec::with_capacity(changes.len());
     for (index, change) in changes.iter().enumerate() {
         let at = |message: String| {
             Rejection::new(
@@ -1147,6 +1153,7 @@ fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejectio
         if !owner.is_subdomain_of(&out.origin) {
             return Err(at(format!("{owner} is not in zone {}", out.origin)));
         }
+        touched.push((owner.clone(), rtype));
         let existing = out.rrset(&owner, rtype).cloned();
         let parsed = match &change.data {
             None => None,
@@ -1204,7 +1211,7 @@ fn apply_changes(zone: &Zone, changes: &[RecordChange]) -> Result<Zone, Rejectio
             }
         }
     }
-    Ok(out)
+    Ok((out, touched))
 }
 
 #[cfg(test)]
