@@ -87,10 +87,11 @@ pub fn local_errors(old: &Zone, new: &Zone, touched: &[(Name, RType)]) -> Option
         if nonlocal || !has_data(old) || !has_data(new) {
             return None;
         }
-        if !names.contains(&owner) {
-            names.push(owner);
-        }
+        names.push(owner);
     }
+    // A batch may touch one name many times; each is checked once.
+    names.sort_unstable();
+    names.dedup();
     let mut checker = Checker {
         zone: new,
         sources: None,
