@@ -327,9 +327,10 @@ fn rrset_digest(rrset: (&Name, RType, &Rrset), class: Class, buffers: &mut Buffe
 
 /// What the content hash read for each RRset of one zone version (format 1: its records in
 /// content-hash form, SOA serial 0; format 2: their SHA-256), kept beside the zone so that the
-/// next version's [`content_hash_cached`] encodes only the RRsets a change touched. A copy of a zone shares its untouched RRsets (`Arc`) with the
-/// original, and an RRset whose allocation is the one cached has the cached bytes: the cache
-/// holds that allocation, so its address cannot be reused for other data.
+/// next version's [`content_hash_cached`] encodes only the RRsets a change touched. A copy of a
+/// zone shares its untouched RRsets (`Arc`) with the original, and an RRset whose allocation is
+/// the one cached has the cached bytes: the cache holds that allocation, so its address cannot
+/// be reused for other data.
 ///
 /// It also keeps the SHA-256 state at points about [`CHECKPOINT_BYTES`] apart, so the next
 /// version resumes hashing at the last such point before its first change instead of hashing
@@ -391,8 +392,25 @@ struct CachedRrset {
     owner: Name,
     rtype: RType,
     rrset: Arc<Rrset>,
-    /// The bytes the hash read for it.
-    fed: Vec<u8>,
+    /// What the hash read for it.
+    fed: Fed,
+}
+
+/// What the content hash reads for one RRset: format 1 its records, format 2 their SHA-256
+/// (kept inline: no allocation per RRset).
+#[derive(Debug, Clone)]
+enum Fed {
+    Records(Vec<u8>),
+    Digest([u8; 32]),
+}
+
+impl Fed {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Fed::Records(bytes) => bytes,
+            Fed::Digest(digest) => digest,
+        }
+    }
 }
 
 /// Zones with more RRsets than this are hashed without a cache: in format 1 it would hold a
@@ -461,11 +479,13 @@ pub fn content_hash_cached(
                             &mut buffers,
                             &mut |record| bytes.extend_from_slice(record),
                         );
-                        bytes
+                        Fed::Records(bytes)
                     }
-                    HashFormat::V2 => {
-                        rrset_digest((owner, rtype, rrset), zone.class, &mut buffers).to_vec()
-                    }
+                    HashFormat::V2 => Fed::Digest(rrset_digest(
+                        (owner, rtype, rrset),
+                        zone.class,
+                        &mut buffers,
+                    )),
                 };
                 Arc::new(CachedRrset {
                     owner: owner.clone(),
@@ -542,8 +562,9 @@ impl Resumed {
             self.checkpoints.push((index, self.hasher.clone()));
             self.since = 0;
         }
-        self.hasher.update(&entry.fed);
-        self.since += entry.fed.len();
+        let bytes = entry.fed.bytes();
+        self.hasher.update(bytes);
+        self.since += bytes.len();
     }
 }
 
