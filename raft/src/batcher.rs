@@ -1,12 +1,14 @@
 //! Group commit on the leader: client writes that arrive while earlier proposals are in flight
-//! are proposed together as one log entry ([`Proposal::Batch`]).
+//! are proposed together as one log entry ([`Proposal::Coalesced`]).
 //!
 //! Every entry costs each node an append, a replication round, a state-machine write and a
 //! compile of each zone it changes; under concurrent writers that work, not the writes, bounds
 //! the rate. Batching makes one entry carry every write that queued meanwhile, as etcd's raft
 //! does with the proposals of one `Ready`. (It was first needed because openraft 0.9 fsynced
-//! each proposal before replicating it, one after another; ADR 0008.) Each write in a batch keeps its own stamp, version,
-//! history row, audit entry and answer; the state machine applies them in order (ADR 0007).
+//! each proposal before replicating it, one after another; ADR 0008.) Each write in a batch
+//! keeps its own stamp, audit entry and answer; the state machine applies them in order
+//! (ADR 0007), and consecutive record changes to one zone by one author make one version
+//! (ADR 0016).
 //!
 //! At most [`IN_FLIGHT`] proposals are outstanding: a lone writer's write is proposed as soon as
 //! the batching task takes it (no wait for a batch to fill), two writers still overlap, and many writers fill large batches. Measured
@@ -102,7 +104,7 @@ async fn propose(raft: &Raft, batch: Vec<Pending>, timeout: Duration) {
         batch.into_iter().map(|p| (p.stamped, p.reply)).unzip();
     let proposal = match <[Stamped; 1]>::try_from(stamps) {
         Ok([one]) => Proposal::One(Box::new(one)),
-        Err(many) => Proposal::Batch(many),
+        Err(writes) => Proposal::Coalesced { writes },
     };
     let results = match tokio::time::timeout(timeout, raft.client_write(proposal)).await {
         Err(_) => Err(ClusterError::Unknown(format!(

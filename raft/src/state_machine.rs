@@ -15,7 +15,7 @@ use futures_util::TryStreamExt as _;
 use nebula_store::db::{decode_json, Batch, Cf, Db, DbError};
 use nebula_store::snapshot::{Catalog, ZoneSnapshot};
 use nebula_store::state::{
-    record_membership, ApplyResult, Rejection, Stamped, ZoneChange, ZoneStore,
+    record_membership, Applied, ApplyResult, Rejection, Stamped, ZoneChange, ZoneStore,
 };
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
@@ -182,7 +182,7 @@ impl StateMachine {
                         results.push(Vec::new());
                     }
                     EntryPayload::Normal(proposal) => {
-                        let commands = proposal.into_commands();
+                        let (commands, coalesce) = proposal.into_commands();
                         let last = commands.len().saturating_sub(1);
                         // A batch entry cut short by a crash resumes after the last command
                         // written (`applied_part`).
@@ -191,7 +191,7 @@ impl StateMachine {
                         } else {
                             0
                         };
-                        let mut group = Group::new(&db);
+                        let mut group = Group::new(&db, coalesce);
                         let mut entry_results = Vec::with_capacity(commands.len());
                         for (index, stamped) in commands.iter().enumerate() {
                             if index < done {
@@ -207,13 +207,15 @@ impl StateMachine {
                                 part = [(Cf::State, APPLIED_PART.to_vec(), bytes)];
                                 &part[..]
                             };
-                            let (result, changed) = group
+                            let applied = group
                                 .apply(&mut store, stamped, step)
                                 .map_err(|e| io_err(&e))?;
-                            changes.extend(changed);
-                            entry_results.push(result);
+                            changes.extend(applied.changes);
+                            entry_results.extend(applied.results);
                         }
-                        group.flush().map_err(|e| io_err(&e))?;
+                        let applied = group.flush(&mut store).map_err(|e| io_err(&e))?;
+                        changes.extend(applied.changes);
+                        entry_results.extend(applied.results);
                         results.push(entry_results);
                     }
                 }
@@ -463,18 +465,27 @@ fn load_snapshot(path: &Path) -> Result<Option<(SnapshotMeta, Vec<u8>)>, DbError
 /// Consecutive commands of a batch entry written as one atomic RocksDB write where
 /// [`ZoneStore::batchable`] allows (zone writes with distinct idempotency keys); any other
 /// command is written alone, after the group before it. Each write carries the `applied_part`
-/// (or `applied`) marker of its last command.
+/// (or `applied`) marker of its last command. With `coalesce` (a [`Proposal::Coalesced`]
+/// entry), record changes in a group may share a version; the group's run ends before the
+/// write.
+///
+/// [`Proposal::Coalesced`]: crate::types::Proposal::Coalesced
 struct Group<'db> {
     db: &'db Db,
+    coalesce: bool,
     batch: Option<Batch<'db>>,
+    /// The marker of the last command in `batch`.
+    marker: Vec<(Cf, Vec<u8>, Vec<u8>)>,
     keys: HashSet<String>,
 }
 
 impl<'db> Group<'db> {
-    fn new(db: &'db Db) -> Group<'db> {
+    fn new(db: &'db Db, coalesce: bool) -> Group<'db> {
         Group {
             db,
+            coalesce,
             batch: None,
+            marker: Vec::new(),
             keys: HashSet::new(),
         }
     }
@@ -484,29 +495,43 @@ impl<'db> Group<'db> {
         store: &mut ZoneStore,
         stamped: &Stamped,
         marker: &[(Cf, Vec<u8>, Vec<u8>)],
-    ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
+    ) -> Result<Applied, DbError> {
         if !ZoneStore::batchable(stamped) {
-            self.flush()?;
-            return store.apply(stamped, marker, false);
+            let mut applied = self.flush(store)?;
+            let (result, changes) = store.apply(stamped, marker, false)?;
+            applied.results.push(result);
+            applied.changes.extend(changes);
+            return Ok(applied);
         }
+        let mut applied = Applied::default();
         if let Some(key) = &stamped.idempotency_key {
             // A repeated key must see the first one's record: start a new write.
             if self.keys.contains(key) {
-                self.flush()?;
+                applied = self.flush(store)?;
             }
             self.keys.insert(key.clone());
         }
         let db = self.db;
         let batch = self.batch.get_or_insert_with(|| db.batch());
-        store.apply_into(stamped, marker, batch)
+        self.marker = marker.to_vec();
+        let now = store.apply_into(stamped, &[], batch, self.coalesce)?;
+        applied.results.extend(now.results);
+        applied.changes.extend(now.changes);
+        Ok(applied)
     }
 
-    fn flush(&mut self) -> Result<(), DbError> {
+    /// Ends the store's run and writes the group; returns the answers that made final.
+    fn flush(&mut self, store: &mut ZoneStore) -> Result<Applied, DbError> {
         self.keys.clear();
-        match self.batch.take() {
-            Some(batch) => self.db.write(batch, false),
-            None => Ok(()),
+        let mut applied = Applied::default();
+        if let Some(mut batch) = self.batch.take() {
+            store.end_run(&mut batch, &mut applied)?;
+            for (cf, key, value) in self.marker.drain(..) {
+                batch.put(cf, &key, &value)?;
+            }
+            self.db.write(batch, false)?;
         }
+        Ok(applied)
     }
 }
 
@@ -638,10 +663,10 @@ mod tests {
             };
             let mut together = db.batch();
             for (command, done) in commands.iter().zip(1..=2) {
-                let (result, _) = store
-                    .apply_into(command, &marker(done), &mut together)
+                let applied = store
+                    .apply_into(command, &marker(done), &mut together, false)
                     .unwrap();
-                assert!(result.is_ok());
+                assert!(applied.results.iter().all(Result::is_ok));
             }
             db.write(together, false).unwrap();
             let (result, _) = store.apply(&commands[2], &marker(3), false).unwrap();
@@ -659,6 +684,152 @@ mod tests {
             nebula_store::state::read_audit(&first.shared.db, 0, 100).unwrap(),
             "the audit chain is the same as without the crash"
         );
+    }
+
+    #[test]
+    fn a_coalesced_entry_makes_one_version_per_run() {
+        let by = |author: &str, name: &str, data: &str| {
+            stamped(serde_json::json!({
+                "time_ms": 2_000, "author": author,
+                "command": {"op": "change_records", "zone": "t.test.", "changes": [
+                    {"action": "replace", "name": name, "type": "TXT", "ttl": 60, "data": data}]}
+            }))
+        };
+        let mut keyed = by("test", "k2", "\"b\"");
+        keyed.idempotency_key = Some("ka".to_owned());
+        let mut alias = by("test", "k1", "k2");
+        if let nebula_store::state::Command::ChangeRecords { changes, .. } = &mut alias.command {
+            changes[0].rtype = "CNAME".to_owned();
+        }
+        let mut commands = vec![batch().remove(0)];
+        commands.extend([
+            by("test", "k1", "\"a\""),
+            keyed,
+            // A CNAME beside k1's text: refused alone, and undone.
+            alias,
+            // What k2 already is: no change, seen in the run's version.
+            by("test", "k2", "\"b\""),
+            // k1 again: the run ends first.
+            by("test", "k1", "\"c\""),
+            // Another author: another run.
+            by("other", "k3", "\"d\""),
+        ]);
+        let mut missing = by("test", "k4", "\"e\"");
+        if let nebula_store::state::Command::ChangeRecords { zone, .. } = &mut missing.command {
+            *zone = "absent.test.".to_owned();
+        }
+        commands.push(missing);
+        let entry = |proposal| Entry {
+            log_id: crate::types::tests::log_id(1, 7),
+            payload: EntryPayload::Normal(proposal),
+        };
+        let outcomes = |results: &[ApplyResult]| -> Vec<String> {
+            results
+                .iter()
+                .map(|r| match r {
+                    Ok(w) => format!("{:?} {:?} {}", w.outcome, w.version, w.summary),
+                    Err(e) => format!("rejected {:?}", e.kind),
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let coalesced = machine(dir.path());
+        let proposal = crate::types::Proposal::Coalesced {
+            writes: commands.clone(),
+        };
+        let results = coalesced.apply_entries(vec![entry(proposal)]).unwrap().0;
+        assert_eq!(
+            outcomes(&results[0]),
+            [
+                "Applied Some(1) 3 records",
+                "Applied Some(2) +1 \u{2212}0 ~1 RRsets",
+                "Applied Some(2) +1 \u{2212}0 ~1 RRsets",
+                "rejected Invalid",
+                "Unchanged Some(2) no change",
+                "Applied Some(3) +0 \u{2212}0 ~2 RRsets",
+                "Applied Some(4) +1 \u{2212}0 ~1 RRsets",
+                "rejected NotFound",
+            ]
+        );
+        let rows =
+            nebula_store::state::read_history(&coalesced.shared.db, "t.test.", 1, 100).unwrap();
+        let authors: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|h| (h.author.as_str(), h.summary.as_str()))
+            .collect();
+        assert_eq!(
+            authors,
+            [
+                ("test", "3 records"),
+                ("test", "+2 \u{2212}0 ~1 RRsets"),
+                ("test", "+0 \u{2212}0 ~2 RRsets"),
+                ("other", "+1 \u{2212}0 ~1 RRsets"),
+            ]
+        );
+        let audit = nebula_store::state::read_audit(&coalesced.shared.db, 0, 100).unwrap();
+        let versions: Vec<Option<u64>> = audit.iter().map(|a| a.version).collect();
+        assert_eq!(
+            versions,
+            [
+                Some(1),
+                Some(2),
+                Some(2),
+                None,
+                Some(2),
+                Some(3),
+                Some(4),
+                None
+            ]
+        );
+        // The keyed write's record holds the run's version.
+        let mut again = by("test", "k2", "\"b\"");
+        again.idempotency_key = Some("ka".to_owned());
+        let replay = Entry {
+            log_id: crate::types::tests::log_id(1, 8),
+            payload: EntryPayload::Normal(crate::types::Proposal::Coalesced {
+                writes: vec![again.clone(), again],
+            }),
+        };
+        let results = coalesced.apply_entries(vec![replay]).unwrap().0;
+        assert_eq!(
+            outcomes(&results[0]),
+            [
+                "Replayed Some(2) +1 \u{2212}0 ~1 RRsets",
+                "Replayed Some(2) +1 \u{2212}0 ~1 RRsets"
+            ]
+        );
+
+        // The same writes a version each (an entry logged before coalescing): the same content.
+        let apart = tempfile::tempdir().unwrap();
+        let separate = machine(apart.path());
+        let results = separate
+            .apply_entries(vec![entry(crate::types::Proposal::Batch(commands))])
+            .unwrap()
+            .0;
+        let versions: Vec<Option<u64>> = results[0]
+            .iter()
+            .map(|r| r.as_ref().ok().and_then(|w| w.version))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                Some(1),
+                Some(2),
+                Some(3),
+                None,
+                Some(3),
+                Some(4),
+                Some(5),
+                None
+            ]
+        );
+        let head = |m: &StateMachine| {
+            nebula_store::state::read_head(&m.shared.db, "t.test.")
+                .unwrap()
+                .unwrap()
+                .hash
+        };
+        assert_eq!(head(&coalesced), head(&separate));
     }
 
     #[test]

@@ -31,15 +31,22 @@ impl fmt::Display for NodeInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Proposal {
+    /// Several writes whose consecutive record changes to one zone by one author make one
+    /// version (ADR 0016). The form proposed now; first, as the one most entries take. A build
+    /// from before it cannot read it and stops at the entry instead of applying it otherwise.
+    Coalesced {
+        writes: Vec<Stamped>,
+    },
     One(Box<Stamped>),
+    /// Several writes, a version each: entries logged before [`Proposal::Coalesced`].
     Batch(Vec<Stamped>),
 }
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Proposal::One(_) => write!(f, "1 command"),
-            Proposal::Batch(many) => write!(f, "{} commands", many.len()),
+        match self.writes() {
+            1 => write!(f, "1 command"),
+            many => write!(f, "{many} commands"),
         }
     }
 }
@@ -49,14 +56,16 @@ impl Proposal {
     pub fn writes(&self) -> usize {
         match self {
             Proposal::One(_) => 1,
-            Proposal::Batch(many) => many.len(),
+            Proposal::Batch(many) | Proposal::Coalesced { writes: many } => many.len(),
         }
     }
 
-    pub fn into_commands(self) -> Vec<Stamped> {
+    /// The commands, and whether record changes among them may share a version.
+    pub fn into_commands(self) -> (Vec<Stamped>, bool) {
         match self {
-            Proposal::One(one) => vec![*one],
-            Proposal::Batch(many) => many,
+            Proposal::One(one) => (vec![*one], false),
+            Proposal::Batch(many) => (many, false),
+            Proposal::Coalesced { writes } => (writes, true),
         }
     }
 }

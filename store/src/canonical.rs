@@ -279,6 +279,31 @@ fn write_canonical_rrset(
     }
 }
 
+/// Whether two RRsets at `owner`/`rtype` (None: absent) count as the same content to the
+/// content hash, in either format: the same canonical records, SOA serial aside.
+pub fn same_rrset_content(
+    (owner, rtype): (&Name, RType),
+    class: Class,
+    a: Option<&Rrset>,
+    b: Option<&Rrset>,
+) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            let mut buffers = Buffers::default();
+            let mut records = |rrset: &Rrset| {
+                let mut bytes = Vec::new();
+                write_canonical_rrset((owner, rtype, rrset), class, true, &mut buffers, &mut |r| {
+                    bytes.extend_from_slice(r)
+                });
+                bytes
+            };
+            std::ptr::eq(a, b) || records(a) == records(b)
+        }
+        _ => false,
+    }
+}
+
 /// `rrset` of type `rtype` with any SOA serial set to zero, as hashed (and as stored, the serial
 /// living in the history row).
 pub(crate) fn unstamped(mut rrset: Rrset, rtype: RType) -> Rrset {

@@ -155,6 +155,30 @@ pub fn diff(old: &Zone, new: &Zone) -> ZoneDiff {
     }
 }
 
+/// What became of one RRset, [`diff`]'s way: `None` when it is the same (or absent) in both.
+pub fn rrset_change(old: Option<&Rrset>, new: Option<&Rrset>) -> Option<ChangeKind> {
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(_)) => Some(ChangeKind::Added),
+        (Some(_), None) => Some(ChangeKind::Removed),
+        (Some(old), Some(new)) => (!same_rrset(old, new)).then_some(ChangeKind::Changed),
+    }
+}
+
+/// How an RRset differs between two versions (see [`RrsetChange`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// The one-line summary of [`ZoneDiff::summary`] for these counts of added, removed and changed
+/// RRsets.
+pub fn summary_of(added: usize, removed: usize, changed: usize) -> String {
+    format!("+{added} \u{2212}{removed} ~{changed} RRsets")
+}
+
 /// Same TTL and same canonical RDATA, whatever the order, duplicates or name case.
 fn same_rrset(a: &Rrset, b: &Rrset) -> bool {
     if a.ttl != b.ttl {
@@ -200,11 +224,10 @@ impl ZoneDiff {
     /// A one-line human summary, `+3 −1 ~2 RRsets`: added, removed (with a minus sign, U+2212)
     /// and changed RRsets. Also what [`fmt::Display`] prints.
     pub fn summary(&self) -> String {
-        format!(
-            "+{} \u{2212}{} ~{} RRsets",
+        summary_of(
             self.added_count(),
             self.removed_count(),
-            self.changed_count()
+            self.changed_count(),
         )
     }
 

@@ -24,9 +24,12 @@ use crate::meta::{self, MetaWrite, Secondary, TsigKeyRecord, Upstream};
 pub use crate::meta::{list_tokens, read_token};
 use crate::serial::{first_serial, next_serial, SerialPolicy};
 use crate::sha256::Sha256;
-use crate::validate::{has_errors, local_errors, validate};
+use crate::validate::{has_errors, validate};
 use crate::versions;
-use crate::zone::Zone;
+use crate::zone::{Rrset, Zone};
+
+mod run;
+use run::{Member, Run, Touch};
 
 /// A command as the leader stamped it: the time (serials derive from it), who asked, the
 /// client's idempotency key, and the content-hash format of a zone it creates.
@@ -409,6 +412,8 @@ pub struct ZoneStore {
     /// The configured secondaries, read on the first zone write after a meta command (only
     /// meta commands change them) instead of on every write.
     secondaries: Option<Vec<Secondary>>,
+    /// Record changes applied but not yet made a version ([`ZoneStore::end_run`]).
+    run: Option<Run>,
 }
 
 /// How the secondary-role refresher signs its writes (`secondary of <primary>`): the only author
@@ -561,6 +566,29 @@ fn soa_serial(zone: &Zone) -> Option<u32> {
     zone.soa().map(|soa| soa.serial)
 }
 
+/// The content a zone command proposes, before [`ZoneStore::finish_plan`] makes it a version.
+struct Planned {
+    zone: Zone,
+    policy: SerialPolicy,
+    /// The serial the submitted text carries, if any.
+    submitted: Option<u32>,
+    action: &'static str,
+    /// Whether `zone` was validated (a rollback's old content is not).
+    checked: bool,
+}
+
+/// The answers [`ZoneStore::apply_into`] made final, in command order, and the zones whose
+/// data changed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub results: Vec<ApplyResult>,
+    pub changes: Vec<ZoneChange>,
+}
+
+fn missing(key: &str) -> Rejection {
+    Rejection::new(RejectKind::NotFound, format!("zone {key} does not exist"))
+}
+
 /// What a zone command will do, computed without writing.
 struct ZonePlan {
     key: String,
@@ -617,6 +645,7 @@ impl ZoneStore {
             audit_seq,
             audit_hash,
             secondaries: None,
+            run: None,
         })
     }
 
@@ -639,9 +668,13 @@ impl ZoneStore {
     ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
         let db = Arc::clone(&self.db);
         let mut batch = db.batch();
-        let applied = self.apply_into(stamped, extra, &mut batch)?;
+        let mut applied = self.apply_into(stamped, extra, &mut batch, false)?;
         db.write(batch, durable)?;
-        Ok(applied)
+        let result = applied.results.pop().ok_or_else(|| DbError::Corrupt {
+            what: "the state machine".to_owned(),
+            message: "a command was applied without an answer".to_owned(),
+        })?;
+        Ok((result, applied.changes))
     }
 
     /// Whether [`ZoneStore::apply_into`] may put `stamped` into a batch holding other commands
@@ -658,20 +691,27 @@ impl ZoneStore {
 
     /// [`ZoneStore::apply`] into the caller's `batch`, which the caller writes; the in-memory
     /// state moves on at once. See [`ZoneStore::batchable`] for what may share a batch.
+    ///
+    /// Returns the answers that are final, in command order. With `coalesce`, a record change
+    /// may join the open run (module `run`) and be answered when the run ends: when a command
+    /// that cannot join comes, or at [`ZoneStore::end_run`], which the caller must call before
+    /// it writes `batch`.
     pub fn apply_into(
         &mut self,
         stamped: &Stamped,
         extra: &[(Cf, Vec<u8>, Vec<u8>)],
         batch: &mut Batch<'_>,
-    ) -> Result<(ApplyResult, Vec<ZoneChange>), DbError> {
+        coalesce: bool,
+    ) -> Result<Applied, DbError> {
         for (cf, key, value) in extra {
             batch.put(*cf, key, value)?;
         }
+        let mut applied = Applied::default();
         // Only a keyed request is compared with a later one: hashing the others is wasted work.
         let keyed = stamped
             .idempotency_key
             .as_ref()
-            .map(|key| (key, command_digest(stamped)));
+            .map(|key| (key.clone(), command_digest(stamped)));
         if let Some((key, digest)) = &keyed {
             if let Some(record) = self
                 .db
@@ -689,11 +729,20 @@ impl ZoneStore {
                     ))
                 };
                 // Audited too: a replay or a refused reuse is something a client did.
+                self.end_run(batch, &mut applied)?;
                 self.audit(batch, stamped, &result)?;
-                return Ok((result, Vec::new()));
+                applied.results.push(result);
+                return Ok(applied);
             }
         }
-        let mut changes = Vec::new();
+        if let Command::ChangeRecords { zone, changes } = &stamped.command {
+            self.change_records(stamped, zone, changes, keyed, batch, &mut applied)?;
+            if !coalesce {
+                self.end_run(batch, &mut applied)?;
+            }
+            return Ok(applied);
+        }
+        self.end_run(batch, &mut applied)?;
         let result = match meta::plan(&self.db, &stamped.command, stamped.time_ms)? {
             Some(Err(rejection)) => Err(rejection),
             Some(Ok(plan)) => {
@@ -708,9 +757,27 @@ impl ZoneStore {
             }
             None => match self.plan(stamped)? {
                 Err(rejection) => Err(rejection),
-                Ok(plan) => Ok(self.write_plan(plan, stamped, batch, &mut changes)?),
+                Ok(plan) => Ok(self.write_plan(
+                    plan,
+                    (stamped.time_ms, &stamped.author),
+                    batch,
+                    &mut applied.changes,
+                )?),
             },
         };
+        let result = self.conclude(batch, stamped, keyed, result)?;
+        applied.results.push(result);
+        Ok(applied)
+    }
+
+    /// Audits a command's answer and keeps it for its idempotency key.
+    fn conclude(
+        &mut self,
+        batch: &mut Batch<'_>,
+        stamped: &Stamped,
+        keyed: Option<(String, String)>,
+        result: ApplyResult,
+    ) -> Result<ApplyResult, DbError> {
         let audit_seq = if stamped.command.audited() {
             Some(self.audit(batch, stamped, &result)?)
         } else {
@@ -725,19 +792,194 @@ impl ZoneStore {
                 digest,
                 result: result.clone(),
             };
-            batch.put_json(Cf::State, &idem_key(key), &record)?;
+            batch.put_json(Cf::State, &idem_key(&key), &record)?;
         }
-        Ok((result, changes))
+        Ok(result)
+    }
+
+    /// A record change: joins the open run, or ends it and opens another (module `run`).
+    fn change_records(
+        &mut self,
+        stamped: &Stamped,
+        zone: &str,
+        changes: &[RecordChange],
+        keyed: Option<(String, String)>,
+        batch: &mut Batch<'_>,
+        applied: &mut Applied,
+    ) -> Result<(), DbError> {
+        let opened = match parse_zone_name(zone) {
+            Ok((key, origin)) => {
+                if let Some(run) = self.run.as_mut() {
+                    if run.takes(&key, &stamped.author)
+                        && run.join(stamped, changes, keyed.clone()).is_ok()
+                    {
+                        return Ok(());
+                    }
+                }
+                self.end_run(batch, applied)?;
+                self.open_run(key, origin, &stamped.author)?
+            }
+            Err(rejection) => Err(rejection),
+        };
+        match opened {
+            Ok(mut run) => {
+                if run.join(stamped, changes, keyed).is_err() {
+                    return Err(DbError::Corrupt {
+                        what: "the state machine".to_owned(),
+                        message: "a record change overlapped an empty run".to_owned(),
+                    });
+                }
+                self.run = Some(run);
+            }
+            Err(rejection) => {
+                self.end_run(batch, applied)?;
+                let result = self.conclude(batch, stamped, keyed, Err(rejection))?;
+                applied.results.push(result);
+            }
+        }
+        Ok(())
+    }
+
+    /// A run on zone `key`'s current version for `author`'s record changes, or why they are
+    /// refused.
+    fn open_run(
+        &self,
+        key: String,
+        origin: Name,
+        author: &str,
+    ) -> Result<Result<Run, Rejection>, DbError> {
+        if let Some(refusal) = self.upstream_refusal(&key, author)? {
+            return Ok(Err(refusal));
+        }
+        let Some((slot, zone)) = self
+            .current(&key)
+            .and_then(|slot| slot.zone.as_ref().map(|zone| (slot, zone)))
+        else {
+            return Ok(Err(missing(&key)));
+        };
+        Ok(Ok(Run::new(
+            key,
+            origin,
+            author.to_owned(),
+            Zone::clone(zone),
+            slot.checked,
+        )))
+    }
+
+    /// Ends the open run, if any: writes its version (if it changed anything) into `batch`,
+    /// then each member's audit entry and idempotency record, and adds their answers.
+    pub fn end_run(&mut self, batch: &mut Batch<'_>, applied: &mut Applied) -> Result<(), DbError> {
+        let Some(run) = self.run.take() else {
+            return Ok(());
+        };
+        let (time_ms, author) = (run.time_ms, run.author.clone());
+        let (plan, members) = self.settle(run);
+        if let Some(plan) = plan {
+            self.write_plan(plan, (time_ms, &author), batch, &mut applied.changes)?;
+        }
+        for (member, result) in members {
+            let result = self.conclude(batch, &member.stamped, member.keyed, result)?;
+            applied.results.push(result);
+        }
+        Ok(())
+    }
+
+    /// The version a run makes (None when it changes nothing) and each member's answer.
+    fn settle(&self, run: Run) -> (Option<ZonePlan>, Vec<(Member, ApplyResult)>) {
+        let base = self.current(&run.key).map(|slot| slot.head.clone());
+        let plan = match (&base, run.changed.is_empty()) {
+            (Some(head), false) => {
+                let planned = Planned {
+                    zone: run.zone,
+                    policy: head.policy,
+                    submitted: None,
+                    action: "change",
+                    checked: run.checked,
+                };
+                Some(self.finish_plan(run.key.clone(), run.origin, run.time_ms, None, planned))
+                    .filter(|plan| !plan.unchanged)
+            }
+            _ => None,
+        };
+        let answer = |head: Option<&ZoneHead>, outcome: Outcome, summary: String| {
+            Ok(WriteResult {
+                outcome,
+                zone: Some(run.key.clone()),
+                version: head.map(|h| h.version),
+                serial: head.map(|h| h.serial),
+                hash: head.map(|h| h.hash.clone()).filter(|h| !h.is_empty()),
+                summary,
+                audit_seq: None,
+            })
+        };
+        let made = plan.as_ref().map(|plan| &plan.head);
+        let members = run
+            .members
+            .into_iter()
+            .map(|member| {
+                let result = match &member.outcome {
+                    run::Outcome::Rejected(rejection) => Err(rejection.clone()),
+                    run::Outcome::Changed { summary } if made.is_some() => {
+                        answer(made, Outcome::Applied, summary.clone())
+                    }
+                    run::Outcome::Unchanged { after_change: true } if made.is_some() => {
+                        answer(made, Outcome::Unchanged, "no change".to_owned())
+                    }
+                    _ => answer(base.as_ref(), Outcome::Unchanged, "no change".to_owned()),
+                };
+                (member, result)
+            })
+            .collect();
+        (plan, members)
     }
 
     /// What `stamped` would do, without writing anything (`?dry_run=true`).
     pub fn preview(&self, stamped: &Stamped) -> Result<ApplyResult, DbError> {
+        if let Command::ChangeRecords { zone, changes } = &stamped.command {
+            let mut run = match parse_zone_name(zone) {
+                Ok((key, origin)) => match self.open_run(key, origin, &stamped.author)? {
+                    Ok(run) => run,
+                    Err(rejection) => return Ok(Err(rejection)),
+                },
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            // A run with no changes yet takes any write.
+            let _ = run.join(stamped, changes, None);
+            let (_, members) = self.settle(run);
+            return Ok(match members.into_iter().next() {
+                Some((_, result)) => result.map(dry),
+                None => Err(Rejection::new(RejectKind::Invalid, "no change to preview")),
+            });
+        }
         Ok(
             match meta::plan(&self.db, &stamped.command, stamped.time_ms)? {
                 Some(planned) => planned.map(|plan| dry(meta_result(plan.summary))),
                 None => self.plan(stamped)?.map(|plan| dry(plan_result(&plan))),
             },
         )
+    }
+
+    /// Why `author` may not change zone `key`, if it is a secondary of external primaries.
+    fn upstream_refusal(&self, key: &str, author: &str) -> Result<Option<Rejection>, DbError> {
+        let Some(upstream) = meta::read_upstream(&self.db, key)? else {
+            return Ok(None);
+        };
+        // Its primaries own it; only the refresher (authoring as their secondary) writes.
+        if author.starts_with(UPSTREAM_AUTHOR) {
+            return Ok(None);
+        }
+        Ok(Some(Rejection::new(
+            RejectKind::Conflict,
+            format!(
+                "zone {key} is a secondary of {}; change it on its primary, or stop taking it from there first (DELETE /api/v1/upstreams/{key})",
+                upstream
+                    .primaries
+                    .iter()
+                    .map(|p| p.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )))
     }
 
     fn current(&self, key: &str) -> Option<&Slot> {
@@ -756,27 +998,12 @@ impl ZoneStore {
             Err(rejection) => return Ok(Err(rejection)),
         };
         let slot = self.current(&key);
-        if let Some(upstream) = meta::read_upstream(&self.db, &key)? {
-            // Its primaries own it; only the refresher (authoring as their secondary) writes.
-            if !stamped.author.starts_with(UPSTREAM_AUTHOR) {
-                return Ok(Err(Rejection::new(
-                    RejectKind::Conflict,
-                    format!(
-                        "zone {key} is a secondary of {}; change it on its primary, or stop taking it from there first (DELETE /api/v1/upstreams/{key})",
-                        upstream
-                            .primaries
-                            .iter()
-                            .map(|p| p.0.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )));
-            }
+        if let Some(refusal) = self.upstream_refusal(&key, &stamped.author)? {
+            return Ok(Err(refusal));
         }
         let live = slot.and_then(|s| s.zone.as_deref());
         let time = stamped.time_ms;
-        let missing = || Rejection::new(RejectKind::NotFound, format!("zone {key} does not exist"));
-        let (new_zone, policy, submitted, action, checked) = match &stamped.command {
+        let planned = match &stamped.command {
             Command::PutZone {
                 body,
                 policy,
@@ -795,39 +1022,17 @@ impl ZoneStore {
                 };
                 let policy = policy.or(slot.map(|s| s.head.policy)).unwrap_or_default();
                 let submitted = soa_serial(&zone);
-                (
+                Planned {
                     zone,
                     policy,
                     submitted,
-                    if live.is_some() { "replace" } else { "create" },
-                    true,
-                )
-            }
-            Command::ChangeRecords { changes, .. } => {
-                let Some(current) = live else {
-                    return Ok(Err(missing()));
-                };
-                let (zone, touched) = match apply_changes(current, changes) {
-                    Ok(applied) => applied,
-                    Err(rejection) => return Ok(Err(rejection)),
-                };
-                // A local change to a zone known to be clean is checked at its names alone. Any
-                // finding goes through the full check, whose message is what every node stores,
-                // whichever way it got there.
-                let clean = slot.is_some_and(|s| s.checked)
-                    && local_errors(current, &zone, &touched)
-                        .is_some_and(|errors| errors.is_empty());
-                if !clean {
-                    if let Err(rejection) = check_servable(&zone) {
-                        return Ok(Err(rejection));
-                    }
+                    action: if live.is_some() { "replace" } else { "create" },
+                    checked: true,
                 }
-                let policy = slot.map(|s| s.head.policy).unwrap_or_default();
-                (zone, policy, None, "change", true)
             }
             Command::Rollback { to_version, .. } => {
                 let Some(slot) = slot else {
-                    return Ok(Err(missing()));
+                    return Ok(Err(missing(&key)));
                 };
                 let Some((_, zone)) = read_version(&self.db, &key, *to_version)? else {
                     return Ok(Err(Rejection::new(
@@ -837,11 +1042,17 @@ impl ZoneStore {
                         ),
                     )));
                 };
-                (zone, slot.head.policy, None, "rollback", false)
+                Planned {
+                    zone,
+                    policy: slot.head.policy,
+                    submitted: None,
+                    action: "rollback",
+                    checked: false,
+                }
             }
             Command::DeleteZone { .. } => {
                 let Some(slot) = slot.filter(|s| s.zone.is_some()) else {
-                    return Ok(Err(missing()));
+                    return Ok(Err(missing(&key)));
                 };
                 let mut head = slot.head.clone();
                 head.version += 1;
@@ -862,7 +1073,8 @@ impl ZoneStore {
                     checked: false,
                 }));
             }
-            // `zone()` is None for every other command: they never get here.
+            // Record changes go through a run (`change_records`); `zone()` is None for every
+            // other command: they never get here.
             _ => {
                 return Ok(Err(Rejection::new(
                     RejectKind::Invalid,
@@ -870,18 +1082,47 @@ impl ZoneStore {
                 )))
             }
         };
+        Ok(Ok(self.finish_plan(
+            key,
+            origin,
+            time,
+            stamped.hash_format,
+            planned,
+        )))
+    }
+
+    /// The version `planned` makes of zone `key` at leader time `time`: its content hash
+    /// (the zone's format, or `new_format` for a new zone), serial, diff and head; `unchanged`
+    /// when its content is the current version's.
+    fn finish_plan(
+        &self,
+        key: String,
+        origin: Name,
+        time: u64,
+        new_format: Option<HashFormat>,
+        planned: Planned,
+    ) -> ZonePlan {
+        let Planned {
+            zone: new_zone,
+            policy,
+            submitted,
+            action,
+            checked,
+        } = planned;
+        let slot = self.current(&key);
+        let live = slot.and_then(|s| s.zone.as_deref());
         // A zone keeps its format; a new one (or one created again after a deletion) takes the
         // stamped one.
         let format = match (slot, live) {
             (Some(slot), Some(_)) => slot.head.hash_format,
-            _ => stamped.hash_format.unwrap_or_default(),
+            _ => new_format.unwrap_or_default(),
         };
         let (hash, hashes) =
             content_hash_cached(format, &new_zone, slot.and_then(|s| s.hashes.as_ref()));
         let hash = hash.to_string();
         if let (Some(slot), Some(current)) = (slot, live) {
             if slot.head.hash == hash {
-                return Ok(Ok(ZonePlan {
+                return ZonePlan {
                     key,
                     origin,
                     head: slot.head.clone(),
@@ -893,7 +1134,7 @@ impl ZoneStore {
                     // The current version's cache stays; nothing is written.
                     hashes: None,
                     checked: false,
-                }));
+                };
             }
         }
         let serial = match slot {
@@ -918,7 +1159,7 @@ impl ZoneStore {
             records: new_zone.record_count(),
             hash_format: format,
         };
-        Ok(Ok(ZonePlan {
+        ZonePlan {
             key,
             origin,
             head,
@@ -929,13 +1170,13 @@ impl ZoneStore {
             diff,
             hashes,
             checked,
-        }))
+        }
     }
 
     fn write_plan(
         &mut self,
         plan: ZonePlan,
-        stamped: &Stamped,
+        (time_ms, author): (u64, &str),
         batch: &mut Batch<'_>,
         changes: &mut Vec<ZoneChange>,
     ) -> Result<WriteResult, DbError> {
@@ -966,8 +1207,8 @@ impl ZoneStore {
             version: plan.head.version,
             serial: plan.head.serial,
             hash: plan.head.hash.clone(),
-            time_ms: stamped.time_ms,
-            author: stamped.author.clone(),
+            time_ms,
+            author: author.to_owned(),
             action: plan.action.to_owned(),
             summary: plan.summary.clone(),
             parent,
@@ -994,7 +1235,7 @@ impl ZoneStore {
                 &plan.key,
                 plan.head.version,
                 plan.head.serial,
-                stamped.time_ms,
+                time_ms,
                 watched,
             )?;
         }
@@ -1122,14 +1363,22 @@ fn check_servable(zone: &Zone) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Applies record changes to a copy of `zone`, all or nothing; also returns the RRsets (owner
-/// and type) the changes touched.
-fn apply_changes(
-    zone: &Zone,
+/// Applies record changes to `zone` in place, all or nothing (a refused change leaves `zone` as
+/// it was); returns what each change touched, as it was before.
+fn apply_changes(zone: &mut Zone, changes: &[RecordChange]) -> Result<Vec<Touch>, Rejection> {
+    let mut touches = Vec::with_capacity(changes.len());
+    let applied = apply_each(zone, changes, &mut touches);
+    if applied.is_err() {
+        run::undo(zone, &touches);
+    }
+    applied.map(|()| touches)
+}
+
+fn apply_each(
+    out: &mut Zone,
     changes: &[RecordChange],
-) -> Result<(Zone, Vec<(Name, RType)>), Rejection> {
-    let mut out = zone.clone();
-    let mut touched = Vec::with_capacity(changes.len());
+    touches: &mut Vec<Touch>,
+) -> Result<(), Rejection> {
     for (index, change) in changes.iter().enumerate() {
         let at = |message: String| {
             Rejection::new(
@@ -1153,8 +1402,14 @@ fn apply_changes(
         if !owner.is_subdomain_of(&out.origin) {
             return Err(at(format!("{owner} is not in zone {}", out.origin)));
         }
-        touched.push((owner.clone(), rtype));
-        let existing = out.rrset(&owner, rtype).cloned();
+        let before = out.entry(&owner, rtype);
+        let existing = before.as_ref().map(|(_, set)| Rrset::clone(set));
+        touches.push(Touch {
+            owner: owner.clone(),
+            rtype,
+            had_data: out.rrsets_at(&owner).next().is_some(),
+            before,
+        });
         let parsed = match &change.data {
             None => None,
             Some(data) => {
@@ -1211,7 +1466,7 @@ fn apply_changes(
             }
         }
     }
-    Ok((out, touched))
+    Ok(())
 }
 
 #[cfg(test)]

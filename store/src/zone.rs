@@ -112,6 +112,24 @@ impl Zone {
         }
     }
 
+    /// The RRset at `owner`/`rtype` with its owner as the zone spells it: what
+    /// [`Zone::restore`] puts back after a change is undone.
+    pub fn entry(&self, owner: &Name, rtype: RType) -> Option<(Name, Arc<Rrset>)> {
+        self.rrsets
+            .get_key_value(&(owner.clone(), rtype))
+            .map(|((name, _), set)| (name.clone(), Arc::clone(set)))
+    }
+
+    /// Puts back what [`Zone::entry`] saw at `owner`/`rtype` (None: no RRset), the owner's
+    /// spelling included.
+    pub fn restore(&mut self, owner: &Name, rtype: RType, entry: Option<(Name, Arc<Rrset>)>) {
+        let key = (owner.clone(), rtype);
+        self.rrsets.remove(&key);
+        if let Some((name, set)) = entry {
+            self.rrsets.insert((name, rtype), set);
+        }
+    }
+
     pub fn rrset(&self, owner: &Name, rtype: RType) -> Option<&Rrset> {
         self.shared_rrset(owner, rtype).map(|set| &**set)
     }
