@@ -1,7 +1,8 @@
 //! Criterion micro-benchmarks of what every node does for one replicated record change, on the
 //! zone `raft_write` writes to (100 TXT names): the state machine's apply (plan, validation,
-//! content hash, version store, one RocksDB batch, unsynced) and the data plane's compile of
-//! the new version from the served one, then the pieces one by one. Run with
+//! content hash, version store, one RocksDB batch, unsynced), a run of 16 such changes made one
+//! version, and the data plane's compile of the new version from the served one, then the
+//! pieces one by one. Run with
 //! `cargo bench -p nebula-bench --bench apply` (`-- --test` for a one-iteration smoke run).
 
 // A benchmark, not a server path: a failed setup or a refused write stops it loudly.
@@ -15,7 +16,7 @@ use nebula_store::canonical::{content_hash, HashFormat};
 use nebula_store::db::Db;
 use nebula_store::diff::diff;
 use nebula_store::snapshot::ZoneSnapshot;
-use nebula_store::state::{Stamped, ZoneStore};
+use nebula_store::state::{Applied, Stamped, ZoneStore};
 use nebula_store::validate::validate;
 use serde_json::json;
 
@@ -64,6 +65,24 @@ fn apply(c: &mut Criterion) {
     }
     c.bench_function("apply/change_one_rrset", |b| {
         b.iter(|| black_box(step(&mut store)))
+    });
+    // 16 writes to distinct names in one coalesced entry: one version for the run (ADR 0016).
+    let mut m = 1_000_000;
+    c.bench_function("apply/run_of_16_changes", |b| {
+        b.iter(|| {
+            let db = Arc::clone(store.db());
+            let mut batch = db.batch();
+            let mut answers = 0;
+            for _ in 0..16 {
+                m += 1;
+                let applied = store.apply_into(&change(m), &[], &mut batch, true).unwrap();
+                answers += applied.results.len();
+            }
+            let mut applied = Applied::default();
+            store.end_run(&mut batch, &mut applied).unwrap();
+            db.write(batch, false).unwrap();
+            black_box(answers + applied.results.len())
+        })
     });
     // What a node does per write when writes come one at a time: apply, then compile the new
     // version from the served one (the state machine's publish).

@@ -102,10 +102,9 @@ impl Batcher {
 async fn propose(raft: &Raft, batch: Vec<Pending>, timeout: Duration) {
     let (stamps, replies): (Vec<Stamped>, Vec<_>) =
         batch.into_iter().map(|p| (p.stamped, p.reply)).unzip();
-    let proposal = match <[Stamped; 1]>::try_from(stamps) {
-        Ok([one]) => Proposal::One(Box::new(one)),
-        Err(writes) => Proposal::Coalesced { writes },
-    };
+    // Even a lone write: a run of one is a write on its own, and the payload decodes at the
+    // untagged enum's first try.
+    let proposal = Proposal::Coalesced { writes: stamps };
     let results = match tokio::time::timeout(timeout, raft.client_write(proposal)).await {
         Err(_) => Err(ClusterError::Unknown(format!(
             "not committed within {timeout:?}: the cluster may have lost its majority; the write may still commit; retry with the same Idempotency-Key"

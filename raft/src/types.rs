@@ -31,12 +31,12 @@ impl fmt::Display for NodeInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Proposal {
-    /// Several writes whose consecutive record changes to one zone by one author make one
-    /// version (ADR 0016). The form proposed now; first, as the one most entries take. A build
-    /// from before it cannot read it and stops at the entry instead of applying it otherwise.
-    Coalesced {
-        writes: Vec<Stamped>,
-    },
+    /// Writes whose consecutive record changes to one zone by one author make one version
+    /// (ADR 0016). The form proposed now, even for one write; first, as the one entries take. A
+    /// build from before it cannot read it and stops at the entry instead of applying it
+    /// otherwise.
+    Coalesced { writes: Vec<Stamped> },
+    /// One write: entries logged before batches.
     One(Box<Stamped>),
     /// Several writes, a version each: entries logged before [`Proposal::Coalesced`].
     Batch(Vec<Stamped>),
@@ -104,6 +104,24 @@ pub(crate) mod tests {
 
     /// Rows exactly as openraft 0.9.25 wrote them (taken from a data directory it made): a
     /// node upgraded in place reads its log, vote, commit index and membership unchanged.
+    #[test]
+    fn each_payload_form_reads_as_its_own_variant() {
+        let command = r#"{"time_ms":1,"author":"a","command":{"op":"delete_zone","zone":"t."}}"#;
+        let read = |text: &str| {
+            serde_json::from_str::<Proposal>(text)
+                .unwrap()
+                .into_commands()
+        };
+        let (one, coalesce) = read(command);
+        assert_eq!((one.len(), coalesce), (1, false));
+        let (batch, coalesce) = read(&format!("[{command},{command}]"));
+        assert_eq!((batch.len(), coalesce), (2, false));
+        let (writes, coalesce) = read(&format!(r#"{{"writes":[{command}]}}"#));
+        assert_eq!((writes.len(), coalesce), (1, true));
+        let written = serde_json::to_string(&Proposal::Coalesced { writes }).unwrap();
+        assert_eq!(written, format!(r#"{{"writes":[{command}]}}"#));
+    }
+
     #[test]
     fn what_openraft_0_9_stored_still_reads() {
         let vote: Vote =
