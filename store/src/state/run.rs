@@ -7,6 +7,7 @@
 //! that changes no RRset an earlier write of the run changed; otherwise the run ends first, so a
 //! version is the union of disjoint changes and each write's summary is exactly its own.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use nebula_wire::{Name, RType};
@@ -71,7 +72,7 @@ pub(super) struct Run {
     /// Whether `zone` is known to have no errors.
     pub checked: bool,
     /// The RRsets the members changed.
-    pub changed: Vec<(Name, RType)>,
+    pub changed: BTreeSet<(Name, RType)>,
     /// The stamp of the last member that changed something: the version's time.
     pub time_ms: u64,
     pub members: Vec<Member>,
@@ -85,7 +86,7 @@ impl Run {
             author,
             zone,
             checked,
-            changed: Vec::new(),
+            changed: BTreeSet::new(),
             time_ms: 0,
             members: Vec::new(),
         }
@@ -120,11 +121,10 @@ impl Run {
         };
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let mut sets: Vec<(Name, RType)> = Vec::new();
-        for (index, touch) in touches.iter().enumerate() {
-            let first = !touches[..index]
-                .iter()
-                .any(|t| t.rtype == touch.rtype && t.owner == touch.owner);
-            if !first {
+        // A write may touch an RRset more than once: its first touch saw it as it was.
+        let mut seen = BTreeSet::new();
+        for touch in &touches {
+            if !seen.insert((&touch.owner, touch.rtype)) {
                 continue;
             }
             let before = touch.before.as_ref().map(|(_, set)| &**set);
@@ -158,12 +158,11 @@ impl Run {
         // it got there.
         let touched: Vec<(Name, RType)> =
             touches.iter().map(|t| (t.owner.clone(), t.rtype)).collect();
-        let had_data = |owner: &Name| {
-            touches
-                .iter()
-                .find(|t| t.owner == *owner)
-                .is_some_and(|t| t.had_data)
-        };
+        let mut had: BTreeMap<&Name, bool> = BTreeMap::new();
+        for touch in &touches {
+            had.entry(&touch.owner).or_insert(touch.had_data);
+        }
+        let had_data = |owner: &Name| had.get(owner).copied().unwrap_or(false);
         let clean = self.checked
             && local_errors(&self.zone, &touched, &had_data)
                 .is_some_and(|errors| errors.is_empty());
