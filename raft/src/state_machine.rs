@@ -198,14 +198,12 @@ impl StateMachine {
                                 entry_results.push(Err(Rejection::applied_before_restart()));
                                 continue;
                             }
-                            let part;
                             let step = if index == last {
-                                &extra
+                                std::mem::take(&mut extra)
                             } else {
                                 let bytes = serde_json::to_vec(&(&entry.log_id, index + 1))
                                     .map_err(|e| encoding(&entry.log_id, e))?;
-                                part = [(Cf::State, APPLIED_PART.to_vec(), bytes)];
-                                &part[..]
+                                vec![(Cf::State, APPLIED_PART.to_vec(), bytes)]
                             };
                             let applied = group
                                 .apply(&mut store, stamped, step)
@@ -494,11 +492,11 @@ impl<'db> Group<'db> {
         &mut self,
         store: &mut ZoneStore,
         stamped: &Stamped,
-        marker: &[(Cf, Vec<u8>, Vec<u8>)],
+        marker: Vec<(Cf, Vec<u8>, Vec<u8>)>,
     ) -> Result<Applied, DbError> {
         if !ZoneStore::batchable(stamped) {
             let mut applied = self.flush(store)?;
-            let (result, changes) = store.apply(stamped, marker, false)?;
+            let (result, changes) = store.apply(stamped, &marker, false)?;
             applied.results.push(result);
             applied.changes.extend(changes);
             return Ok(applied);
@@ -513,7 +511,7 @@ impl<'db> Group<'db> {
         }
         let db = self.db;
         let batch = self.batch.get_or_insert_with(|| db.batch());
-        self.marker = marker.to_vec();
+        self.marker = marker;
         let now = store.apply_into(stamped, &[], batch, self.coalesce)?;
         applied.results.extend(now.results);
         applied.changes.extend(now.changes);

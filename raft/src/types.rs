@@ -102,8 +102,8 @@ pub(crate) mod tests {
         )
     }
 
-    /// Rows exactly as openraft 0.9.25 wrote them (taken from a data directory it made): a
-    /// node upgraded in place reads its log, vote, commit index and membership unchanged.
+    /// A bare command, an array and `{"writes": ...}` each read as their own variant; the leader's
+    /// form writes back as it reads.
     #[test]
     fn each_payload_form_reads_as_its_own_variant() {
         let command = r#"{"time_ms":1,"author":"a","command":{"op":"delete_zone","zone":"t."}}"#;
@@ -122,6 +122,8 @@ pub(crate) mod tests {
         assert_eq!(written, format!(r#"{{"writes":[{command}]}}"#));
     }
 
+    /// Rows exactly as openraft 0.9.25 wrote them (taken from a data directory it made): a
+    /// node upgraded in place reads its log, vote, commit index and membership unchanged.
     #[test]
     fn what_openraft_0_9_stored_still_reads() {
         let vote: Vote =
