@@ -467,6 +467,12 @@ impl Connection {
             let sending = sending.clone();
             async move {
                 let request = input.next().await?;
+                if request.entries.is_empty() {
+                    // A request without entries only tells the follower the commit index (or
+                    // keeps the leader's lease): let the tasks already woken go first, above
+                    // all the answer to the write that was just committed and applied.
+                    tokio::task::yield_now().await;
+                }
                 let data = serde_json::to_vec(&request)
                     .inspect_err(
                         |e| tracing::error!(error = %e, "encoding an AppendEntries request"),
