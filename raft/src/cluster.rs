@@ -205,6 +205,7 @@ impl Cluster {
             db.clone(),
             catalog,
             config.db_path.with_extension("snapshot"),
+            log_store.unsaved_commit(),
         )
         .map_err(internal)?;
         let shared = state_machine.shared();

@@ -97,6 +97,43 @@ impl Tail {
 }
 
 /// The Raft log of one node.
+/// The commit index openraft saved last, not yet written. openraft applies what it commits
+/// right after saving the index, so the state machine's next RocksDB write carries it
+/// ([`UnsavedCommit::take`]): one write per commit instead of two. Unsynced either way (losing
+/// it only means re-learning the index from the leader); a crash before that write leaves the
+/// previous index, which is still one that was committed.
+#[derive(Debug, Default)]
+pub struct UnsavedCommit(Mutex<Option<Vec<u8>>>);
+
+impl UnsavedCommit {
+    /// The row to write with the next state machine write, if openraft saved an index since the
+    /// last one.
+    pub(crate) fn take(&self) -> Option<(Cf, Vec<u8>, Vec<u8>)> {
+        let value = match self.0.lock() {
+            Ok(mut unsaved) => unsaved.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }?;
+        Some((Cf::RaftMeta, COMMITTED.to_vec(), value))
+    }
+
+    fn put(&self, value: Vec<u8>) {
+        match self.0.lock() {
+            Ok(mut unsaved) => *unsaved = Some(value),
+            Err(poisoned) => *poisoned.into_inner() = Some(value),
+        }
+    }
+
+    fn peek<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        let unsaved = match self.0.lock() {
+            Ok(unsaved) => unsaved.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        unsaved
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(io::Error::other))
+            .transpose()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Db>,
@@ -108,6 +145,7 @@ pub struct LogStore {
     /// The entries, durable once the syncer reports them (ADR 0009).
     segments: Arc<Segments>,
     syncer: Arc<Syncer>,
+    commit: Arc<UnsavedCommit>,
 }
 
 /// The thread that makes appended entries durable: it waits for appends, fsyncs the active
@@ -180,7 +218,13 @@ impl LogStore {
             segments,
             db,
             tail: Arc::default(),
+            commit: Arc::default(),
         })
+    }
+
+    /// Where the commit index waits for the state machine's next write.
+    pub fn unsaved_commit(&self) -> Arc<UnsavedCommit> {
+        self.commit.clone()
     }
 
     fn cached(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry>> {
@@ -349,11 +393,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        // Not synced: losing it only means re-learning the commit index from the leader.
-        self.put_meta(COMMITTED, &committed, false)
+        // Written with the state machine's next write (`UnsavedCommit`).
+        self.commit
+            .put(serde_json::to_vec(&committed).map_err(io::Error::other)?);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
+        if let Some(unsaved) = self.commit.peek::<Option<LogId>>()? {
+            return Ok(unsaved);
+        }
         Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 

@@ -20,7 +20,7 @@ use nebula_store::state::{
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
-use crate::log_store::blocking;
+use crate::log_store::{blocking, UnsavedCommit};
 use crate::types::{
     Entry, LogId, NodeId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
 };
@@ -44,6 +44,8 @@ pub struct StateMachine {
     /// rename), so a snapshot of many megabytes never passes through the write-ahead log that
     /// every Raft append waits on.
     snapshot_path: PathBuf,
+    /// The commit index the log store saved last: the next write here carries it.
+    commit: Arc<UnsavedCommit>,
 }
 
 /// What the API and the node see of the state machine.
@@ -71,6 +73,7 @@ impl StateMachine {
         db: Arc<Db>,
         catalog: Arc<ArcSwap<Catalog>>,
         snapshot_path: PathBuf,
+        commit: Arc<UnsavedCommit>,
     ) -> Result<StateMachine, DbError> {
         let store = ZoneStore::open(db.clone())?;
         let snapshots: Vec<Arc<ZoneSnapshot>> = store
@@ -92,6 +95,7 @@ impl StateMachine {
                 snapshots_installed: AtomicU64::new(0),
             }),
             snapshot_path,
+            commit,
         })
     }
 
@@ -163,10 +167,12 @@ impl StateMachine {
         {
             let db = self.shared.db.clone();
             let mut store = self.shared.store.write().map_err(|_| io_err(&poisoned()))?;
+            let mut commit = self.commit.take();
             for entry in entries {
                 let applied = serde_json::to_vec(&Some(&entry.log_id))
                     .map_err(|e| encoding(&entry.log_id, e))?;
                 let mut extra = vec![(Cf::State, APPLIED.to_vec(), applied)];
+                extra.extend(commit.take());
                 match entry.payload {
                     EntryPayload::Blank => {
                         write_extra(&db, &extra, None).map_err(|e| io_err(&e))?;
@@ -604,7 +610,7 @@ mod tests {
     fn machine(dir: &Path) -> StateMachine {
         let db = Arc::new(Db::open(&dir.join("db")).unwrap());
         let catalog = Arc::new(ArcSwap::from_pointee(Catalog::default()));
-        StateMachine::open(db, catalog, dir.join("db.snapshot")).unwrap()
+        StateMachine::open(db, catalog, dir.join("db.snapshot"), Arc::default()).unwrap()
     }
 
     fn history(machine: &StateMachine) -> Vec<(u64, u32, String)> {
@@ -682,6 +688,38 @@ mod tests {
             nebula_store::state::read_audit(&first.shared.db, 0, 100).unwrap(),
             "the audit chain is the same as without the crash"
         );
+    }
+
+    #[tokio::test]
+    async fn the_commit_index_is_written_with_the_next_apply() {
+        use openraft::storage::RaftLogStorage;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(&dir.path().join("db")).unwrap());
+        let segments = dir.path().join("raft-log");
+        let mut log = crate::log_store::LogStore::new(db.clone(), &segments).unwrap();
+        let catalog = Arc::new(ArcSwap::from_pointee(Catalog::default()));
+        let machine = StateMachine::open(
+            db.clone(),
+            catalog,
+            dir.path().join("db.snapshot"),
+            log.unsaved_commit(),
+        )
+        .unwrap();
+        let committed = crate::types::tests::log_id(1, 3);
+        log.save_committed(Some(committed)).await.unwrap();
+        assert_eq!(log.read_committed().await.unwrap(), Some(committed));
+        let on_disk = || {
+            let mut fresh = crate::log_store::LogStore::new(db.clone(), &segments).unwrap();
+            async move { fresh.read_committed().await.unwrap() }
+        };
+        assert_eq!(on_disk().await, None, "not written on its own");
+        let blank = Entry {
+            log_id: committed,
+            payload: EntryPayload::Blank,
+        };
+        machine.apply_entries(vec![blank]).unwrap();
+        assert_eq!(on_disk().await, Some(committed), "written with the apply");
+        assert_eq!(machine.read_applied().unwrap().0, Some(committed));
     }
 
     #[test]
