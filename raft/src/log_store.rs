@@ -96,7 +96,6 @@ impl Tail {
     }
 }
 
-/// The Raft log of one node.
 /// The commit index openraft saved last, not yet written. openraft applies what it commits
 /// right after saving the index, so the state machine's next RocksDB write carries it
 /// ([`UnsavedCommit::take`]): one write per commit instead of two. Unsynced either way (losing
@@ -106,34 +105,33 @@ impl Tail {
 pub struct UnsavedCommit(Mutex<Option<Vec<u8>>>);
 
 impl UnsavedCommit {
+    /// The encoded index (a panic elsewhere cannot leave it half-written: it is replaced whole).
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Vec<u8>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The row to write with the next state machine write, if openraft saved an index since the
     /// last one.
     pub(crate) fn take(&self) -> Option<(Cf, Vec<u8>, Vec<u8>)> {
-        let value = match self.0.lock() {
-            Ok(mut unsaved) => unsaved.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        }?;
+        let value = self.slot().take()?;
         Some((Cf::RaftMeta, COMMITTED.to_vec(), value))
     }
 
     fn put(&self, value: Vec<u8>) {
-        match self.0.lock() {
-            Ok(mut unsaved) => *unsaved = Some(value),
-            Err(poisoned) => *poisoned.into_inner() = Some(value),
-        }
+        *self.slot() = Some(value);
     }
 
     fn peek<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
-        let unsaved = match self.0.lock() {
-            Ok(unsaved) => unsaved.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let unsaved = self.slot().clone();
         unsaved
             .map(|bytes| serde_json::from_slice(&bytes).map_err(io::Error::other))
             .transpose()
     }
 }
 
+/// The Raft log of one node.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Db>,
