@@ -71,6 +71,19 @@ wait_ready() {
     done
 }
 
+# Each node writes its own admin token and registers it through the leader; until that commits
+# and reaches node n, node n refuses node 1's token. `up` waits for it, so the token it prints
+# works through every node.
+wait_token() {
+    local n=$1 deadline=$((SECONDS + 30)) token
+    token=$(cat "$DIR/node1/data/admin.token" 2>/dev/null) || die "no $DIR/node1/data/admin.token"
+    until curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:1808$n/api/v1/cluster" >/dev/null 2>&1; do
+        running "$n" || die "node $n exited; see $DIR/node$n/log"
+        ((SECONDS < deadline)) || die "node $n did not accept node 1's admin token within 30 s (is there a leader?); see $DIR/node$n/log"
+        sleep 0.1
+    done
+}
+
 up() {
     if [[ ! -x $BIN_DIR/nebuladns || ! -x $BIN_DIR/nebulactl ]]; then
         echo "building nebuladns and nebulactl (release) ..."
@@ -86,6 +99,7 @@ up() {
         echo $! >"$DIR/node$n/pid"
     done
     for n in "${NODES[@]}"; do wait_ready "$n"; done
+    for n in "${NODES[@]}"; do wait_token "$n"; done
     echo "cluster up; data under $DIR"
     echo "  export NEBULA_API=http://127.0.0.1:18081 NEBULA_TOKEN_FILE=$DIR/node1/data/admin.token"
     echo "  $BIN_DIR/nebulactl cluster status"
