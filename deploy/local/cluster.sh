@@ -62,26 +62,29 @@ peers = [
 TOML
 }
 
-wait_ready() {
-    local n=$1 deadline=$((SECONDS + 30))
-    until curl -fsS "http://127.0.0.1:1808$n/readyz" >/dev/null 2>&1; do
+# Runs the command after `what` until it succeeds, while node n runs, for at most 30 s.
+wait_until() {
+    local n=$1 what=$2 deadline=$((SECONDS + 30))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
         running "$n" || die "node $n exited; see $DIR/node$n/log"
-        ((SECONDS < deadline)) || die "node $n not ready within 30 s; see $DIR/node$n/log"
+        ((SECONDS < deadline)) || die "node $n $what within 30 s; see $DIR/node$n/log"
         sleep 0.1
     done
+}
+
+wait_ready() {
+    wait_until "$1" "not ready" curl -fsS "http://127.0.0.1:1808$1/readyz"
 }
 
 # Each node writes its own admin token and registers it through the leader; until that commits
 # and reaches node n, node n refuses node 1's token. `up` waits for it, so the token it prints
 # works through every node.
 wait_token() {
-    local n=$1 deadline=$((SECONDS + 30)) token
+    local token
     token=$(cat "$DIR/node1/data/admin.token" 2>/dev/null) || die "no $DIR/node1/data/admin.token"
-    until curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:1808$n/api/v1/cluster" >/dev/null 2>&1; do
-        running "$n" || die "node $n exited; see $DIR/node$n/log"
-        ((SECONDS < deadline)) || die "node $n did not accept node 1's admin token within 30 s (is there a leader?); see $DIR/node$n/log"
-        sleep 0.1
-    done
+    wait_until "$1" "did not accept node 1's admin token (is there a leader?)" \
+        curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:1808$1/api/v1/cluster"
 }
 
 up() {

@@ -123,7 +123,8 @@ impl UnsavedCommit {
         *self.slot() = Some(value);
     }
 
-    fn peek<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+    /// The unwritten index, if any (`Some(None)`: openraft saved "nothing committed").
+    fn peek(&self) -> io::Result<Option<Option<LogId>>> {
         let unsaved = self.slot().clone();
         unsaved
             .map(|bytes| serde_json::from_slice(&bytes).map_err(io::Error::other))
@@ -398,7 +399,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
-        if let Some(unsaved) = self.commit.peek::<Option<LogId>>()? {
+        if let Some(unsaved) = self.commit.peek()? {
             return Ok(unsaved);
         }
         Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
